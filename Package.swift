@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swift-advanced-wrapper",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WrapperCore", targets: ["WrapperCore"]),
+        .library(name: "DriverDialects", targets: ["DriverDialects"]),
+        .library(name: "BuiltinPlugins", targets: ["BuiltinPlugins"]),
+        .library(name: "InMemoryDriver", targets: ["InMemoryDriver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
+        ),
+        .target(
+            name: "WrapperCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DriverDialects",
+            dependencies: ["WrapperCore", "CLibPQ", "CMariaDB"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "BuiltinPlugins",
+            dependencies: [
+                "WrapperCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Test support only: an in-memory driver for unit tests of the plugin machinery and benchmarks.
+        .target(
+            name: "InMemoryDriver",
+            dependencies: ["WrapperCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WrapperCoreTests",
+            dependencies: ["WrapperCore", "InMemoryDriver"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BuiltinPluginsTests",
+            dependencies: [
+                "BuiltinPlugins", "WrapperCore", "InMemoryDriver",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DriverDialectsTests",
+            dependencies: ["DriverDialects", "WrapperCore"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,173 @@
+import Synchronization
+import WrapperCore
+
+/// A driver dialect that keeps everything in memory, for unit tests of the plugin machinery and for
+/// overhead benchmarks. It never stands in for a database in a test that claims to test one.
+///
+/// Hosts are reachable unless marked down. Statements are answered by a handler (default: `SELECT 1`
+/// style statements return one row holding `1`; `BEGIN` opens a transaction). Every connection
+/// tracks autocommit, read-only, isolation, schema and transaction state, and counts its calls.
+public final class InMemoryDriver: DriverDialect {
+    /// Answers a statement.
+    public typealias StatementHandler = @Sendable (_ sql: String, _ binds: [DatabaseValue], _ host: HostInfo) throws -> QueryResult
+
+    /// One open connection.
+    public final class Connection: DriverConnection, @unchecked Sendable {
+        /// The host it is connected to.
+        public let host: HostInfo
+        /// The properties it was opened with.
+        public let properties: Properties
+        // Guarded by `lock`: the owner thread and an aborting thread both touch the flags.
+        private let lock = Mutex<Void>(())
+        private var _closed = false
+        private var _aborted = false
+        fileprivate var inTransaction = false
+        fileprivate var autocommit = true
+        fileprivate var readOnly = false
+        fileprivate var isolation = IsolationLevel.readCommitted
+        fileprivate var schema = "public"
+        /// How many calls reached this connection.
+        public fileprivate(set) var callCount = 0
+
+        init(host: HostInfo, properties: Properties) {
+            self.host = host
+            self.properties = properties
+        }
+
+        /// Whether the connection was closed.
+        public var isClosed: Bool { lock.withLock { _ in _closed } }
+        /// Whether the connection was aborted from another thread.
+        public var wasAborted: Bool { lock.withLock { _ in _aborted } }
+        fileprivate func markClosed() { lock.withLock { _ in _closed = true } }
+        fileprivate func markAborted() { lock.withLock { _ in _aborted = true; _closed = true } }
+    }
+
+    private struct State {
+        var downHosts: Set<String> = []
+        var opened: [Connection] = []
+    }
+
+    private let state = Mutex(State())
+    private let handler: StatementHandler
+    /// The port used when a host has none.
+    public let defaultPort: Int
+    /// The methods treated as network-bound.
+    public let networkBoundMethods: PluginMethods
+
+    /// Creates a driver.
+    public init(defaultPort: Int = 5432, networkBoundMethods: PluginMethods = .all, handler: StatementHandler? = nil) {
+        self.defaultPort = defaultPort
+        self.networkBoundMethods = networkBoundMethods
+        self.handler = handler ?? { _, _, _ in QueryResult(columns: ["?column?"], rows: [[.integer(1)]]) }
+    }
+
+    public var code: String { "in-memory" }
+    public var supportsAbort: Bool { true }
+
+    /// Makes a host refuse connections (network error) until ``bringUp(_:)``.
+    public func takeDown(_ host: String) { state.withLock { _ = $0.downHosts.insert(host) } }
+    /// Makes a host reachable again.
+    public func bringUp(_ host: String) { state.withLock { _ = $0.downHosts.remove(host) } }
+    /// Every connection opened so far.
+    public var openedConnections: [Connection] { state.withLock { $0.opened } }
+
+    public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
+        try state.withLock { state in
+            if state.downHosts.contains(host.host) {
+                throw WrapperError(.network, "Could not connect to \(host.hostAndPort): host is down.", sqlState: "08001")
+            }
+            if let password = properties["password"], password == "wrong" {
+                throw WrapperError(.login, "Authentication failed for user '\(properties["user"] ?? "")'.", sqlState: "28P01")
+            }
+            let connection = Connection(host: host, properties: properties)
+            state.opened.append(connection)
+            return connection
+        }
+    }
+
+    public func perform(_ call: MethodCall, on driverConnection: any DriverConnection) throws -> CallResult {
+        let connection = try own(driverConnection)
+        if connection.wasAborted {
+            throw WrapperError(.network, "The connection was aborted.", sqlState: "08006")
+        }
+        if connection.isClosed, call.method != .connectionClose, call.method != .connectionIsClosed {
+            throw WrapperError(.connectionClosed, "The connection is closed.")
+        }
+        if state.withLock({ $0.downHosts.contains(connection.host.host) }) {
+            throw WrapperError(.network, "Lost the connection to \(connection.host.hostAndPort).", sqlState: "08006")
+        }
+        connection.callCount += 1
+        switch call.method {
+        case .cursorExecute, .cursorExecuteMany:
+            let upper = call.sql.uppercased()
+            if upper.hasPrefix("BEGIN") || upper.hasPrefix("START TRANSACTION") {
+                connection.inTransaction = true
+                return .rows(.empty)
+            }
+            if connection.readOnly, upper.hasPrefix("INSERT") || upper.hasPrefix("UPDATE") || upper.hasPrefix("DELETE") {
+                throw WrapperError(.readOnly, "cannot execute \(upper.prefix(6)) in a read-only transaction", sqlState: "25006")
+            }
+            if !connection.autocommit { connection.inTransaction = true }
+            return .rows(try handler(call.sql, call.binds, connection.host))
+        case .connectionCommit, .connectionRollback:
+            connection.inTransaction = false
+            return .void
+        case .connectionAutocommit: return .bool(connection.autocommit)
+        case .connectionIsReadOnly: return .bool(connection.readOnly)
+        case .connectionIsClosed: return .bool(connection.isClosed)
+        case .connectionIsolationLevel: return .session(.isolation(connection.isolation))
+        case .connectionSchema: return .session(.schema(connection.schema))
+        case .connectionClose:
+            connection.markClosed()
+            return .void
+        case .connectionPing: return .void
+        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
+            guard let value = call.argument else {
+                throw WrapperError(.internalError, "\(call.method) needs an argument.")
+            }
+            try apply(value, to: connection)
+            return .void
+        default:
+            throw WrapperError(.unsupportedOperation, "The in-memory driver does not implement \(call.method).")
+        }
+    }
+
+    public func isClosed(_ connection: any DriverConnection) -> Bool {
+        (connection as? Connection)?.isClosed ?? true
+    }
+
+    public func isInTransaction(_ connection: any DriverConnection) -> Bool {
+        (connection as? Connection)?.inTransaction ?? false
+    }
+
+    public func close(_ connection: any DriverConnection) { (connection as? Connection)?.markClosed() }
+
+    public func abort(_ connection: any DriverConnection) { (connection as? Connection)?.markAborted() }
+
+    public func sessionValue(_ kind: SessionValueKind, of driverConnection: any DriverConnection) throws -> SessionValue {
+        let connection = try own(driverConnection)
+        switch kind {
+        case .autocommit: return .autocommit(connection.autocommit)
+        case .readOnly: return .readOnly(connection.readOnly)
+        case .isolation: return .isolation(connection.isolation)
+        case .schema: return .schema(connection.schema)
+        }
+    }
+
+    public func apply(_ value: SessionValue, to driverConnection: any DriverConnection) throws {
+        let connection = try own(driverConnection)
+        switch value {
+        case .autocommit(let on): connection.autocommit = on
+        case .readOnly(let on): connection.readOnly = on
+        case .isolation(let level): connection.isolation = level
+        case .schema(let schema): connection.schema = schema
+        }
+    }
+
+    private func own(_ connection: any DriverConnection) throws -> Connection {
+        guard let connection = connection as? Connection else {
+            throw WrapperError(.internalError, "A connection of another driver was passed to the in-memory driver.")
+        }
+        return connection
+    }
+}

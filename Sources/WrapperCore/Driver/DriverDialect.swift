@@ -1,0 +1,97 @@
+/// An open physical connection of a C client library, opaque to plugins.
+///
+/// Plugins never see libpq or MariaDB types; they hold `any DriverConnection` and hand it back to
+/// the ``DriverDialect`` that made it. Conformers are classes that own their C handle; every call
+/// except ``DriverDialect/abort(_:)`` comes from one thread at a time.
+public protocol DriverConnection: AnyObject, Sendable {}
+
+/// How the dialect classifies an error, so that plugins react without knowing the driver.
+public struct ErrorClassification: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The host is unreachable or the connection broke: a failover trigger.
+    public static let network = ErrorClassification(rawValue: 1)
+    /// The credentials were rejected.
+    public static let login = ErrorClassification(rawValue: 2)
+    /// A write hit a read-only host.
+    public static let readOnly = ErrorClassification(rawValue: 4)
+}
+
+/// A client library behind the wrapper: how to connect, run a call, read session state, classify
+/// errors and abort a connection from another thread.
+///
+/// Requirements beyond the essentials have conservative defaults (the sql-kit `SQLDialect`
+/// pattern), so adding one later breaks no conformer.
+public protocol DriverDialect: Sendable {
+    /// A short code: `libpq`, `mariadb`, `in-memory`.
+    var code: String { get }
+    /// The port used when a host has none.
+    var defaultPort: Int { get }
+    /// The calls that touch the network; failover and monitoring subscribe to these.
+    var networkBoundMethods: PluginMethods { get }
+    /// Whether ``abort(_:)`` can interrupt a call in progress.
+    var supportsAbort: Bool { get }
+
+    /// Opens a connection to `host` with `properties` (wrapper properties already mapped by the dialect).
+    func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection
+    /// Runs one call: the terminal step of every execute pipeline.
+    func perform(_ call: MethodCall, on connection: any DriverConnection) throws -> CallResult
+    /// Whether the connection is closed.
+    func isClosed(_ connection: any DriverConnection) -> Bool
+    /// Whether a transaction is open.
+    func isInTransaction(_ connection: any DriverConnection) -> Bool
+    /// Closes the connection from its owning thread.
+    func close(_ connection: any DriverConnection)
+    /// Interrupts a connection from any thread by shutting its socket down; the owner finishes it.
+    func abort(_ connection: any DriverConnection)
+    /// Reads a session setting.
+    func sessionValue(_ kind: SessionValueKind, of connection: any DriverConnection) throws -> SessionValue
+    /// Applies a session setting.
+    func apply(_ value: SessionValue, to connection: any DriverConnection) throws
+    /// How an error should be treated.
+    func classify(_ error: any Error) -> ErrorClassification
+}
+
+/// Which session setting to read.
+public enum SessionValueKind: Sendable, Hashable, CaseIterable {
+    /// Autocommit.
+    case autocommit
+    /// Read-only.
+    case readOnly
+    /// Isolation level.
+    case isolation
+    /// Schema or catalog.
+    case schema
+}
+
+extension DriverDialect {
+    /// All methods are network-bound unless the dialect says otherwise.
+    public var networkBoundMethods: PluginMethods { .all }
+    /// Abort is not supported unless the dialect says so.
+    public var supportsAbort: Bool { false }
+    /// Nothing is classified unless the dialect knows better.
+    public func classify(_ error: any Error) -> ErrorClassification {
+        if let error = error as? WrapperError {
+            switch error.code {
+            case .network, .timeout: return .network
+            case .login: return .login
+            case .readOnly: return .readOnly
+            default: return []
+            }
+        }
+        return []
+    }
+}
+
+extension SessionValue {
+    /// Which kind of setting this is.
+    public var kind: SessionValueKind {
+        switch self {
+        case .autocommit: .autocommit
+        case .readOnly: .readOnly
+        case .isolation: .isolation
+        case .schema: .schema
+        }
+    }
+}

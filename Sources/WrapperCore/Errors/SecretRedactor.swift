@@ -1,0 +1,78 @@
+import Foundation
+
+/// Removes secrets from free text before it reaches a message or a log line.
+///
+/// Driver messages sometimes echo a connection string; this masks the value of any
+/// `password`-like key in `key=value` form and the password part of `scheme://user:password@host`.
+public enum SecretRedactor {
+    /// Property names whose values are never shown.
+    public static let sensitiveKeys: Set<String> = [
+        "password", "passwd", "pwd", "secret", "token", "idp_password", "aws_secret_access_key",
+        "aws_session_token", "sslpassword",
+    ]
+
+    /// Whether a property's value must never be shown.
+    public static func isSensitive(key: String) -> Bool {
+        let lower = key.lowercased()
+        if sensitiveKeys.contains(lower) { return true }
+        return lower.hasSuffix("password") || lower.hasSuffix("secret") || lower.hasSuffix("token")
+            || lower.hasSuffix("secret_access_key")
+    }
+
+    /// The text with secret values replaced by `***`.
+    public static func redact(_ text: String) -> String {
+        var output = redactURLPasswords(text)
+        for key in sensitiveKeys where output.range(of: key, options: .caseInsensitive) != nil {
+            output = redactKeyValues(output, key: key)
+        }
+        return output
+    }
+
+    private static func redactURLPasswords(_ text: String) -> String {
+        // scheme://user:secret@host → scheme://user:***@host
+        var result = ""
+        var rest = Substring(text)
+        while let schemeRange = rest.range(of: "://") {
+            result += rest[..<schemeRange.upperBound]
+            rest = rest[schemeRange.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "?" }) ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                result += authority[...colon] + "***" + authority[at...]
+            } else {
+                result += authority
+            }
+            rest = rest[authorityEnd...]
+        }
+        return result + rest
+    }
+
+    private static func redactKeyValues(_ text: String, key: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let found = rest.range(of: key, options: .caseInsensitive) {
+            result += rest[..<found.upperBound]
+            rest = rest[found.upperBound...]
+            var index = rest.startIndex
+            while index < rest.endIndex, rest[index] == " " { index = rest.index(after: index) }
+            guard index < rest.endIndex, rest[index] == "=" || rest[index] == ":" else { continue }
+            index = rest.index(after: index)
+            while index < rest.endIndex, rest[index] == " " { index = rest.index(after: index) }
+            result += rest[rest.startIndex..<index] + "***"
+            // Skip the value: quoted, or up to whitespace, '&', ',' or ';'.
+            if index < rest.endIndex, rest[index] == "'" || rest[index] == "\"" {
+                let quote = rest[index]
+                var end = rest.index(after: index)
+                while end < rest.endIndex, rest[end] != quote {
+                    if rest[end] == "\\" { end = rest.index(after: end); if end == rest.endIndex { break } }
+                    end = rest.index(after: end)
+                }
+                rest = end < rest.endIndex ? rest[rest.index(after: end)...] : rest[end...]
+            } else {
+                let end = rest[index...].firstIndex(where: { " &,;\n\t)".contains($0) }) ?? rest.endIndex
+                rest = rest[end...]
+            }
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,191 @@
+/// The key/value configuration of one connection: wrapper properties and driver properties together.
+///
+/// Keys are case-sensitive, as in the reference. Typed access goes through a ``PropertyDefinition``,
+/// which applies the default and reports an invalid value with a ``WrapperError`` that names the
+/// property and what it expects. ``description`` masks sensitive values.
+public struct Properties: Sendable, Hashable, CustomStringConvertible, ExpressibleByDictionaryLiteral {
+    /// The raw entries.
+    public var entries: [String: String]
+
+    /// Creates properties from raw entries.
+    public init(_ entries: [String: String] = [:]) { self.entries = entries }
+
+    /// Creates properties from a literal.
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.entries = Dictionary(elements, uniquingKeysWith: { _, last in last })
+    }
+
+    /// The raw value of a key.
+    public subscript(key: String) -> String? {
+        get { entries[key] }
+        set { entries[key] = newValue }
+    }
+
+    /// The typed value of a definition: the parsed value, or the default when the key is absent.
+    ///
+    /// - Throws: ``WrapperError`` (``WrapperError/Code/invalidProperty``) naming the property and the
+    ///   expected form, when the value cannot be parsed. The rejected value is shown unless the key
+    ///   is sensitive.
+    public func value<Value>(_ definition: PropertyDefinition<Value>) throws -> Value {
+        guard let raw = entries[definition.name] else { return definition.defaultValue }
+        return try definition.parse(raw)
+    }
+
+    /// Sets a typed value, formatted the way ``value(_:)`` reads it back.
+    public mutating func set<Value>(_ definition: PropertyDefinition<Value>, _ value: Value) {
+        entries[definition.name] = definition.format(value)
+    }
+
+    /// Whether the key is present.
+    public func contains(_ key: String) -> Bool { entries[key] != nil }
+
+    /// These properties with `other`'s entries taking precedence.
+    public func merging(_ other: Properties) -> Properties {
+        Properties(entries.merging(other.entries, uniquingKeysWith: { _, new in new }))
+    }
+
+    /// The properties for a monitoring connection: entries whose key starts with `prefix` override
+    /// the base entry of the same name (prefix removed), and every prefixed key is dropped.
+    public func overridden(byPrefix prefix: String) -> Properties {
+        var result = entries.filter { !$0.key.hasPrefix(prefix) }
+        for (key, value) in entries where key.hasPrefix(prefix) {
+            result[String(key.dropFirst(prefix.count))] = value
+        }
+        return Properties(result)
+    }
+
+    public var description: String {
+        let shown = entries.keys.sorted().map { key in
+            SecretRedactor.isSensitive(key: key) ? "\(key)=***" : "\(key)=\(entries[key]!)"
+        }
+        return "[" + shown.joined(separator: ", ") + "]"
+    }
+}
+
+/// A typed wrapper property: its name, default, description and how its text is parsed.
+public struct PropertyDefinition<Value: Sendable>: Sendable {
+    /// The property key.
+    public let name: String
+    /// The value used when the key is absent.
+    public let defaultValue: Value
+    /// What the property does, for documentation and error messages.
+    public let description: String
+    /// What a valid value looks like, for error messages ("an integer ≥ 0").
+    public let expectation: String
+    private let parser: @Sendable (String) -> Value?
+    private let formatter: @Sendable (Value) -> String
+
+    /// Creates a definition with a custom parser.
+    public init(
+        _ name: String, default defaultValue: Value, description: String, expectation: String,
+        parse: @escaping @Sendable (String) -> Value?, format: @escaping @Sendable (Value) -> String
+    ) {
+        self.name = name
+        self.defaultValue = defaultValue
+        self.description = description
+        self.expectation = expectation
+        self.parser = parse
+        self.formatter = format
+    }
+
+    /// Parses a raw value.
+    public func parse(_ raw: String) throws -> Value {
+        guard let value = parser(raw.trimmingWhitespace()) else {
+            let shown = SecretRedactor.isSensitive(key: name) ? "" : " '\(raw)'"
+            throw WrapperError(
+                .invalidProperty,
+                "Property '\(name)' has an invalid value\(shown): expected \(expectation). \(description)")
+        }
+        return value
+    }
+
+    /// Formats a value as property text.
+    public func format(_ value: Value) -> String { formatter(value) }
+}
+
+extension PropertyDefinition where Value == Bool {
+    /// A boolean property: `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), case-insensitive.
+    public static func bool(_ name: String, default value: Bool, _ description: String) -> Self {
+        Self(name, default: value, description: description, expectation: "true or false",
+             parse: parseBool, format: { $0 ? "true" : "false" })
+    }
+}
+
+extension PropertyDefinition where Value == Bool? {
+    /// An optional boolean property.
+    public static func optionalBool(_ name: String, _ description: String) -> Self {
+        Self(name, default: nil, description: description, expectation: "true or false",
+             parse: { parseBool($0).map(Optional.some) }, format: { $0.map { $0 ? "true" : "false" } ?? "" })
+    }
+}
+
+extension PropertyDefinition where Value == Int {
+    /// An integer property within a range.
+    public static func int(
+        _ name: String, default value: Int, in range: ClosedRange<Int> = Int.min...Int.max, _ description: String
+    ) -> Self {
+        Self(name, default: value, description: description, expectation: rangeText(range),
+             parse: { Int($0).flatMap { range.contains($0) ? $0 : nil } }, format: { String($0) })
+    }
+}
+
+extension PropertyDefinition where Value == Int? {
+    /// An optional integer property within a range.
+    public static func optionalInt(
+        _ name: String, in range: ClosedRange<Int> = Int.min...Int.max, _ description: String
+    ) -> Self {
+        Self(name, default: nil, description: description, expectation: rangeText(range),
+             parse: { Int($0).flatMap { range.contains($0) ? .some($0) : nil } }, format: { $0.map(String.init) ?? "" })
+    }
+}
+
+extension PropertyDefinition where Value == Double? {
+    /// An optional number of seconds (fractions allowed), at least zero.
+    public static func optionalSeconds(_ name: String, _ description: String) -> Self {
+        Self(name, default: nil, description: description, expectation: "a number of seconds ≥ 0",
+             parse: { Double($0).flatMap { $0 >= 0 && $0.isFinite ? .some($0) : nil } },
+             format: { $0.map { String($0) } ?? "" })
+    }
+}
+
+extension PropertyDefinition where Value == String {
+    /// A text property.
+    public static func string(_ name: String, default value: String, _ description: String) -> Self {
+        Self(name, default: value, description: description, expectation: "text", parse: { $0 }, format: { $0 })
+    }
+}
+
+extension PropertyDefinition where Value == String? {
+    /// An optional text property.
+    public static func optionalString(_ name: String, _ description: String) -> Self {
+        Self(name, default: nil, description: description, expectation: "text", parse: { .some($0) },
+             format: { $0 ?? "" })
+    }
+}
+
+@Sendable
+private func parseBool(_ text: String) -> Bool? {
+    switch text.lowercased() {
+    case "true", "1", "yes", "on": true
+    case "false", "0", "no", "off": false
+    default: nil
+    }
+}
+
+private func rangeText(_ range: ClosedRange<Int>) -> String {
+    switch (range.lowerBound, range.upperBound) {
+    case (Int.min, Int.max): "an integer"
+    case (let low, Int.max): "an integer ≥ \(low)"
+    case (Int.min, let high): "an integer ≤ \(high)"
+    case (let low, let high): "an integer from \(low) to \(high)"
+    }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        var slice = self[...]
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,315 @@
+import Logging
+import Synchronization
+
+/// The per-connection service handed to every hook: current connection and host, the host list and
+/// its provider, connecting through the chain, error classification, session state and plugin
+/// state.
+///
+/// Plugins keep no copies of what the service holds; they read it here each time. Reads and writes
+/// are thread-safe (a monitor may read the current connection while the owner runs a call), but a
+/// connection is driven by one caller at a time.
+public final class PluginService: Sendable {
+    /// The driver dialect of this connection.
+    public let driver: any DriverDialect
+    /// The properties the connection was opened with.
+    public let properties: Properties
+    /// The logger of this connection.
+    public let logger: Logger
+    /// Named host selection strategies.
+    public let hostSelectors: HostSelectors
+    @usableFromInline let chain: ErasedChain
+    private let state: Mutex<State>
+
+    struct State: @unchecked Sendable {
+        // DriverConnection is Sendable; the dictionary values are Sendable by construction.
+        var currentConnection: (any DriverConnection)?
+        var currentHost: HostInfo?
+        var allHosts: [HostInfo] = []
+        var allowedHosts: Set<String>?
+        var blockedHosts: Set<String>?
+        var hostListProvider: (any HostListProvider)?
+        var initialHost: HostInfo?
+        var sessionState = SessionState()
+        var unavailable: Set<String> = []
+        var pluginStates: [ObjectIdentifier: AnyObject] = [:]
+    }
+
+    /// Creates the service of one connection.
+    public init(
+        driver: any DriverDialect, chain: ErasedChain, properties: Properties, hostSelectors: HostSelectors,
+        logger: Logger
+    ) {
+        self.driver = driver
+        self.chain = chain
+        self.properties = properties
+        self.hostSelectors = hostSelectors
+        self.logger = logger
+        self.state = Mutex(State())
+    }
+
+    // MARK: Current connection
+
+    /// The physical connection calls run on; `nil` before the first connect and after close.
+    public var currentConnection: (any DriverConnection)? { state.withLock { $0.currentConnection } }
+
+    /// The host of the current connection. Before one is set: the initial host, else the writer
+    /// among the allowed hosts, else the first allowed host.
+    public var currentHostInfo: HostInfo? {
+        state.withLock { state in
+            if let host = state.currentHost { return host }
+            if let initial = state.initialHost { return initial }
+            let allowed = Self.filter(state.allHosts, state)
+            return allowed.first { $0.role == .writer } ?? allowed.first
+        }
+    }
+
+    /// Makes `connection` current. On a switch, carries the session state to it, rolls back the
+    /// old connection's open transaction (`rollback_on_switch`), notifies the plugins and, unless one
+    /// asks to preserve it, restores the old connection's pristine session state and closes it.
+    public func setCurrentConnection(_ connection: any DriverConnection, host: HostInfo) throws {
+        let previous = state.withLock { state -> (any DriverConnection)? in
+            let old = state.currentConnection
+            state.currentConnection = connection
+            state.currentHost = host
+            if old == nil { state.sessionState.reset() }
+            return old
+        }
+        guard let old = previous else {
+            _ = chain.plugin.notifyConnectionChanged([.initialConnection], service: self)
+            return
+        }
+        guard old !== connection else { return }
+
+        let sessionState = state.withLock { $0.sessionState }
+        if try properties.value(WrapperProperties.transferSessionStateOnSwitch) {
+            for value in sessionState.changedValues { try driver.apply(value, to: connection) }
+        }
+        let oldWasInTransaction = !driver.isClosed(old) && driver.isInTransaction(old)
+        if oldWasInTransaction, try properties.value(WrapperProperties.rollbackOnSwitch) {
+            do { _ = try driver.perform(MethodCall(.connectionRollback), on: old) } catch {
+                logger.debug("Rollback of the replaced connection failed", metadata: ["error": "\(WrapperError.redactedDescription(of: error))"])
+            }
+        }
+        let action = chain.plugin.notifyConnectionChanged([.connectionObjectChanged], service: self)
+        if action != .preserve, !driver.isClosed(old) {
+            if try properties.value(WrapperProperties.resetSessionStateOnClose) {
+                for value in sessionState.pristineValuesToRestore { try? driver.apply(value, to: old) }
+            }
+            driver.close(old)
+        }
+    }
+
+    /// Forgets the current connection (after the wrapper closed it).
+    public func clearCurrentConnection() {
+        state.withLock { $0.currentConnection = nil }
+    }
+
+    /// Whether the current connection has a transaction open.
+    public var isInTransaction: Bool {
+        guard let connection = currentConnection else { return false }
+        return driver.isInTransaction(connection)
+    }
+
+    // MARK: Hosts
+
+    /// Every host of the topology, unfiltered.
+    public var allHosts: [HostInfo] { state.withLock { Self.applyAvailability($0.allHosts, $0) } }
+
+    /// The hosts that may be used: ``allHosts`` filtered by the allowed and blocked lists.
+    public var hosts: [HostInfo] { state.withLock { Self.filter(Self.applyAvailability($0.allHosts, $0), $0) } }
+
+    /// Restricts ``hosts``: only `allowed` host ids or names (all when `nil`), none of `blocked`.
+    public func setAllowedAndBlockedHosts(allowed: Set<String>?, blocked: Set<String>?) {
+        state.withLock {
+            $0.allowedHosts = allowed
+            $0.blockedHosts = blocked
+        }
+    }
+
+    private static func filter(_ hosts: [HostInfo], _ state: State) -> [HostInfo] {
+        hosts.filter { host in
+            let keys = [host.hostID ?? host.host, host.host]
+            if let allowed = state.allowedHosts, !keys.contains(where: allowed.contains) { return false }
+            if let blocked = state.blockedHosts, keys.contains(where: blocked.contains) { return false }
+            return true
+        }
+    }
+
+    private static func applyAvailability(_ hosts: [HostInfo], _ state: State) -> [HostInfo] {
+        guard !state.unavailable.isEmpty else { return hosts }
+        return hosts.map { host in
+            var host = host
+            if !host.allAliases.isDisjoint(with: state.unavailable) { host.availability = .unavailable }
+            return host
+        }
+    }
+
+    /// Marks every host known by one of `aliases` as (un)available; ``hosts`` reflects it.
+    public func setAvailability(_ availability: HostAvailability, forAliases aliases: Set<String>) {
+        state.withLock { state in
+            if availability == .unavailable { state.unavailable.formUnion(aliases) } else { state.unavailable.subtract(aliases) }
+        }
+    }
+
+    /// The provider of the host list.
+    public var hostListProvider: (any HostListProvider)? {
+        get { state.withLock { $0.hostListProvider } }
+        set { state.withLock { $0.hostListProvider = newValue } }
+    }
+
+    /// The host the first connection was opened to.
+    public var initialConnectionHostInfo: HostInfo? {
+        get { state.withLock { $0.initialHost } }
+        set { state.withLock { $0.initialHost = newValue } }
+    }
+
+    /// Whether the provider's list never changes.
+    public var isStaticHostListProvider: Bool { hostListProvider?.isStatic ?? true }
+
+    /// Refreshes the host list through the provider; changes are announced to the plugins.
+    public func refreshHostList(connection: (any DriverConnection)? = nil) throws {
+        guard let provider = hostListProvider else { return }
+        try updateHosts(provider.refresh(connection: connection ?? currentConnection, service: self))
+    }
+
+    /// Refreshes the host list bypassing caches; changes are announced to the plugins.
+    public func forceRefreshHostList(connection: (any DriverConnection)? = nil) throws {
+        guard let provider = hostListProvider else { return }
+        try updateHosts(provider.forceRefresh(connection: connection ?? currentConnection, service: self))
+    }
+
+    /// Replaces the host list; when it differs, plugins hear the diff.
+    public func updateHosts(_ newHosts: [HostInfo]) {
+        let changes = state.withLock { state -> HostListChanges in
+            if state.initialHost == nil { state.initialHost = newHosts.first }
+            let changes = HostInfo.changes(from: state.allHosts, to: newHosts)
+            if !changes.isEmpty || state.allHosts.isEmpty { state.allHosts = newHosts }
+            return changes
+        }
+        if !changes.isEmpty { chain.plugin.notifyHostListChanged(changes, service: self) }
+    }
+
+    // MARK: Connecting through the chain
+
+    /// Opens a connection to `host` through the connect pipeline, skipping plugins of type `skipping`.
+    /// Does not make it current: call ``setCurrentConnection(_:host:)`` for that.
+    public func connect(
+        to host: HostInfo, properties: Properties? = nil, skipping: (any Plugin.Type)? = nil
+    ) throws -> any DriverConnection {
+        let request = ConnectRequest(
+            host: host, properties: properties ?? self.properties, isInitialConnection: currentConnection == nil,
+            pluginToSkip: skipping.map { ObjectIdentifier($0) })
+        return try chain.plugin.connect(request, service: self) { request, service in
+            try service.openOnDriver(request)
+        }
+    }
+
+    /// Like ``connect(to:properties:skipping:)``, through the force-connect pipeline (no pools).
+    public func forceConnect(
+        to host: HostInfo, properties: Properties? = nil, skipping: (any Plugin.Type)? = nil
+    ) throws -> any DriverConnection {
+        let request = ConnectRequest(
+            host: host, properties: properties ?? self.properties, isInitialConnection: currentConnection == nil,
+            pluginToSkip: skipping.map { ObjectIdentifier($0) })
+        return try chain.plugin.forceConnect(request, service: self) { request, service in
+            try service.openOnDriver(request)
+        }
+    }
+
+    /// The terminal step of the connect pipelines: the driver opens the connection.
+    public func openOnDriver(_ request: ConnectRequest) throws -> any DriverConnection {
+        do {
+            let connection = try driver.connect(to: request.host, properties: request.properties)
+            setAvailability(.available, forAliases: request.host.allAliases)
+            return connection
+        } catch {
+            if classify(error).contains(.network) {
+                setAvailability(.unavailable, forAliases: request.host.allAliases)
+            }
+            throw error
+        }
+    }
+
+    /// The terminal step of the execute pipelines: the driver runs the call on the current connection.
+    @inlinable
+    public func performOnDriver(_ call: MethodCall) throws -> CallResult {
+        guard let connection = currentConnection else {
+            throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
+        }
+        return try driver.perform(call, on: connection)
+    }
+
+    // MARK: Errors
+
+    /// How the driver dialect classifies `error`.
+    public func classify(_ error: any Error) -> ErrorClassification { driver.classify(error) }
+    /// Whether `error` means the host is unreachable or the connection broke.
+    public func isNetworkError(_ error: any Error) -> Bool { classify(error).contains(.network) }
+    /// Whether `error` means the credentials were rejected.
+    public func isLoginError(_ error: any Error) -> Bool { classify(error).contains(.login) }
+    /// Whether `error` means a write hit a read-only host.
+    public func isReadOnlyError(_ error: any Error) -> Bool { classify(error).contains(.readOnly) }
+
+    // MARK: Strategies
+
+    /// Whether a plugin or the built-in selectors implement `strategy`.
+    public func acceptsStrategy(_ strategy: String, role: HostRole) -> Bool {
+        chain.plugin.acceptsStrategy(strategy, role: role, service: self) || hostSelectors.selector(for: strategy) != nil
+    }
+
+    /// A host chosen by `strategy` among `hosts` (default: ``hosts``): the first plugin that
+    /// implements the strategy wins, then the built-in selectors.
+    ///
+    /// - Throws: ``WrapperError`` (``WrapperError/Code/unsupportedStrategy``) listing the known
+    ///   strategies when nobody implements it, or the selector's error.
+    public func hostInfo(byStrategy strategy: String, role: HostRole, hosts: [HostInfo]? = nil) throws -> HostInfo {
+        if let host = try chain.plugin.hostInfo(byStrategy: strategy, role: role, hosts: hosts, service: self) {
+            return host
+        }
+        guard role != .unknown else {
+            throw WrapperError(.unsupportedStrategy, "A host role of 'unknown' cannot be selected; ask for writer or reader.")
+        }
+        guard let selector = hostSelectors.selector(for: strategy) else {
+            throw WrapperError(
+                .unsupportedStrategy,
+                "Unknown host selection strategy '\(strategy)'. Known strategies: \(hostSelectors.strategies.joined(separator: ", ")).")
+        }
+        return try selector.select(from: hosts ?? self.hosts, role: role, properties: properties)
+    }
+
+    // MARK: Session state
+
+    /// The session settings changed on this connection.
+    public var sessionState: SessionState { state.withLock { $0.sessionState } }
+
+    /// Records the pristine value of a setting (read from the current connection) before its first change.
+    public func capturePristine(_ kind: SessionValueKind) throws {
+        guard !state.withLock({ $0.sessionState.hasPristine(kind) }), let connection = currentConnection else { return }
+        let value = try driver.sessionValue(kind, of: connection)
+        state.withLock { $0.sessionState.setPristine(value) }
+    }
+
+    /// Records a session change the user made.
+    public func recordSessionChange(_ value: SessionValue) {
+        state.withLock { $0.sessionState.set(value) }
+    }
+
+    // MARK: Plugin state
+
+    /// Per-connection state of a plugin, created on first use. Plugin values are shared between
+    /// connections; their mutable state lives here.
+    public func state<T: AnyObject & Sendable>(_ type: T.Type, create: () -> T) -> T {
+        state.withLock { state in
+            let key = ObjectIdentifier(type)
+            if let existing = state.pluginStates[key] as? T { return existing }
+            let created = create()
+            state.pluginStates[key] = created
+            return created
+        }
+    }
+
+    /// Per-connection state of a plugin if it was created.
+    public func existingState<T: AnyObject & Sendable>(_ type: T.Type) -> T? {
+        state.withLock { $0.pluginStates[ObjectIdentifier(type)] as? T }
+    }
+}

@@ -109,6 +109,7 @@ public struct DynamicPluginChain: Plugin {
     public func releaseResources() { plugins.forEach { $0.releaseResources() } }
 
     public func plugin<P: Plugin>(ofType type: P.Type) -> P? {
+        if let match = self as? P { return match }
         for plugin in plugins { if let found = plugin.plugin(ofType: type) { return found } }
         return nil
     }

@@ -76,7 +76,11 @@ tail_log() {
     fi
 }
 
-pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# A zombie (exited, not yet reaped by init) counts as gone.
+pid_alive() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
 
 # ---------------------------------------------------------------- PostgreSQL
 
@@ -150,7 +154,8 @@ pg_start() {
 port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
 EOF
-    if ! "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" start >/dev/null; then
+    # 9>&-: the server must not inherit the lock file descriptor, or it would hold the lock forever.
+    if ! "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" start >/dev/null 9>&-; then
         tail_log "$PG_LOG"
         die "PostgreSQL failed to start"
     fi
@@ -248,7 +253,7 @@ my_start() {
     cp -a "$TPL_DIR/mysql" "$MY_DATA"
     rm -f "$MY_DATA/.template-stamp"
     echo "$MY_PORT" >"$MY_RUN/port"
-    # setsid + redirects: the server must not hold the caller's terminal or output pipe open.
+    # setsid + redirects: the server must not hold the caller's terminal, output pipe or our lock.
     # Durability is off (flush at most once a second, no doublewrite); utf8mb4 by default.
     setsid mariadbd --no-defaults "${MY_USER_OPT[@]}" \
         --datadir="$MY_DATA" --socket="$MY_SOCK" --pid-file="$MY_PID" --log-error="$MY_LOG" \
@@ -257,7 +262,7 @@ my_start() {
         --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-binlog=0 \
         --performance-schema=OFF \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        </dev/null >>"$MY_LOG" 2>&1 &
+        </dev/null >>"$MY_LOG" 2>&1 9>&- &
     local launched=$! waited=0
     until my_answering "$MY_PORT"; do
         if ! pid_alive "$launched"; then
@@ -343,7 +348,7 @@ prepare_dir() {
 # Serialise concurrent start/stop calls on the same state directory.
 take_lock() {
     exec 9>"$DB_DIR/.lock"
-    flock 9
+    flock -w 120 9 || die "timed out waiting for the lock on $DB_DIR/.lock"
 }
 
 usage() {

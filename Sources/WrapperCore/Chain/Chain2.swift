@@ -18,7 +18,7 @@ public struct Chain2<First: Plugin, Second: Plugin>: Plugin {
     @inlinable
     public var subscribedMethods: PluginMethods { subscribed }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         try first._execute(call, service) { call, service in try second._execute(call, service, next) }
     }
@@ -90,7 +90,7 @@ public struct OptionalPlugin<Wrapped: Plugin>: Plugin {
     @inlinable
     public var subscribedMethods: PluginMethods { wrapped?.subscribedMethods ?? .none }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         guard let wrapped else { return try next(call, service) }
         return try wrapped._execute(call, service, next)
@@ -156,7 +156,7 @@ public enum EitherPlugin<First: Plugin, Second: Plugin>: Plugin {
         }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         switch self {
         case .first(let plugin): try plugin._execute(call, service, next)

@@ -27,19 +27,20 @@ public struct DynamicPluginChain: Plugin {
 
     @inlinable
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
-        try pipelines.byMethod[Int(call.method.id)].withUnsafeBufferPointer { pipeline in
-            try Self.run(pipeline, 0, call, service, next)
-        }
+        let pipeline = pipelines.executeByMethod[Int(call.method.id)]
+        if pipeline.isEmpty { return try next(call, service) }
+        return try Self.run(pipeline, 0, call, service, next)
     }
 
     @inlinable
     static func run(
-        _ pipeline: UnsafeBufferPointer<any Plugin>, _ index: Int, _ call: MethodCall, _ service: PluginService,
-        _ next: ExecuteNext
+        _ pipeline: UnsafeBufferPointer<Unmanaged<ExecuteBox>>, _ index: Int, _ call: MethodCall,
+        _ service: PluginService, _ next: ExecuteNext
     ) throws -> CallResult {
         if index == pipeline.count { return try next(call, service) }
-        return try pipeline[index].execute(call, service: service) { call, service in
-            try run(pipeline, index + 1, call, service, next)
+        // The boxes are owned by `pipelines` for the chain's lifetime: no retain per call.
+        return try pipeline[index]._withUnsafeGuaranteedRef { box in
+            try box.execute(call, service) { call, service in try run(pipeline, index + 1, call, service, next) }
         }
     }
 
@@ -116,29 +117,73 @@ public struct DynamicPluginChain: Plugin {
 }
 
 extension DynamicPluginChain {
+    /// A plugin behind a class reference, so the hot path calls it without copying an existential.
+    @usableFromInline
+    class ExecuteBox: @unchecked Sendable {
+        @usableFromInline
+        func execute(_ call: MethodCall, _ service: PluginService, _ next: ExecuteNext) throws -> CallResult {
+            try next(call, service)
+        }
+    }
+
+    @usableFromInline
+    final class TypedExecuteBox<P: Plugin>: ExecuteBox, @unchecked Sendable {
+        let plugin: P
+        init(_ plugin: P) { self.plugin = plugin }
+        @usableFromInline
+        override func execute(_ call: MethodCall, _ service: PluginService, _ next: ExecuteNext) throws -> CallResult {
+            try plugin.execute(call, service: service, next: next)
+        }
+    }
+
+    static func box(_ plugin: any Plugin) -> ExecuteBox {
+        func open<P: Plugin>(_ plugin: P) -> ExecuteBox { TypedExecuteBox(plugin) }
+        return open(plugin)
+    }
+
     /// The per-method pipelines, shared between copies of the chain.
     @usableFromInline
-    final class Pipelines: Sendable {
+    final class Pipelines: @unchecked Sendable {
         /// Indexed by ``PluginMethod/id``; methods with the same subscribers share one array.
-        @usableFromInline let byMethod: [ContiguousArray<any Plugin>]
+        let byMethod: [ContiguousArray<any Plugin>]
+        /// The execute pipelines as unretained boxes, indexed like ``byMethod``.
+        @usableFromInline let executeByMethod: [UnsafeBufferPointer<Unmanaged<ExecuteBox>>]
+        // Owns the boxes and the buffers `executeByMethod` points into; immutable after init.
+        private let boxes: [ExecuteBox]
+        private let buffers: [UnsafeMutableBufferPointer<Unmanaged<ExecuteBox>>]
 
         init(_ plugins: [any Plugin]) {
-            var bySignature: [[Int]: ContiguousArray<any Plugin>] = [:]
+            let boxes = plugins.map(DynamicPluginChain.box)
+            var bySignature: [[Int]: (ContiguousArray<any Plugin>, UnsafeBufferPointer<Unmanaged<ExecuteBox>>)] = [:]
             var byMethod: [ContiguousArray<any Plugin>] = []
-            byMethod.reserveCapacity(64)
+            var executeByMethod: [UnsafeBufferPointer<Unmanaged<ExecuteBox>>] = []
+            var buffers: [UnsafeMutableBufferPointer<Unmanaged<ExecuteBox>>] = []
             for id in 0..<64 {
                 let bit: UInt64 = 1 << UInt64(id)
                 let members = plugins.indices.filter { plugins[$0].subscribedMethods.rawValue & bit != 0 }
                 if let shared = bySignature[members] {
-                    byMethod.append(shared)
-                } else {
-                    let pipeline = ContiguousArray(members.map { plugins[$0] })
-                    bySignature[members] = pipeline
-                    byMethod.append(pipeline)
+                    byMethod.append(shared.0)
+                    executeByMethod.append(shared.1)
+                    continue
                 }
+                let pipeline = ContiguousArray(members.map { plugins[$0] })
+                let buffer = UnsafeMutableBufferPointer<Unmanaged<ExecuteBox>>.allocate(capacity: members.count)
+                for (offset, member) in members.enumerated() {
+                    (buffer.baseAddress! + offset).initialize(to: Unmanaged.passUnretained(boxes[member]))
+                }
+                buffers.append(buffer)
+                bySignature[members] = (pipeline, UnsafeBufferPointer(buffer))
+                byMethod.append(pipeline)
+                executeByMethod.append(UnsafeBufferPointer(buffer))
             }
             self.byMethod = byMethod
+            self.executeByMethod = executeByMethod
+            self.boxes = boxes
+            self.buffers = buffers
+        }
+
+        deinit {
+            for buffer in buffers { buffer.deallocate() }
         }
     }
 }
-

@@ -15,7 +15,7 @@ public struct ErasedChain: Sendable {
     }
 
     /// Runs the execute pipeline of the chain.
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         try _execute(call, service, next)
     }

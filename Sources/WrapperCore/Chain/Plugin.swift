@@ -82,7 +82,7 @@ extension Plugin {
         try next(request, service)
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         try next(call, service)
     }

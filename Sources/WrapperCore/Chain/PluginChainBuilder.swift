@@ -81,7 +81,7 @@ public struct PluginChain<Body: Plugin>: Plugin {
     @inlinable
     public var subscribedMethods: PluginMethods { subscribed }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
         // Nobody subscribed: skip the pipeline entirely.
         guard subscribed.contains(call.method) else { return try next(call, service) }

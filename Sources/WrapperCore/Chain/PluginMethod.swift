@@ -6,72 +6,128 @@
 public struct PluginMethod: Hashable, Sendable, CustomStringConvertible {
     /// The position of this method in ``PluginMethods``; stable across releases.
     public let id: UInt8
-    /// The reference's name of the method, used as its subscription key.
-    public let name: String
-    /// Pipeline methods always run their pipeline, even when nobody but the terminal step subscribes.
-    public let alwaysUsesPipeline: Bool
 
-    @usableFromInline
+    // Only the id is stored, so a call passes the method in one byte; the rest is looked up.
+    @inlinable
     init(_ id: UInt8, _ name: String, alwaysUsesPipeline: Bool = false) {
         self.id = id
-        self.name = name
-        self.alwaysUsesPipeline = alwaysUsesPipeline
     }
+
+    /// The reference's name of the method, used as its subscription key.
+    public var name: String { PluginMethod.names[Int(id)] }
+
+    /// Pipeline methods always run their pipeline, even when nobody but the terminal step subscribes.
+    public var alwaysUsesPipeline: Bool { PluginMethod.pipelineAlways.contains(id) }
+
+    private static let names: [String] = {
+        var names = Array(repeating: "unknown", count: 64)
+        for (id, name, _) in PluginMethod.table { names[Int(id)] = name }
+        return names
+    }()
+
+    private static let table: [(UInt8, String, Bool)] = [
+        (0, "Connection.close", false),
+        (1, "Connection.commit", true),
+        (2, "Connection.rollback", true),
+        (3, "Connection.cursor", false),
+        (4, "Connection.tpc_begin", true),
+        (5, "Connection.tpc_prepare", true),
+        (6, "Connection.tpc_commit", true),
+        (7, "Connection.tpc_rollback", true),
+        (8, "Connection.tpc_recover", false),
+        (9, "Connection.autocommit", false),
+        (10, "Connection.autocommit_setter", false),
+        (11, "Connection.is_read_only", false),
+        (12, "Connection.set_read_only", false),
+        (13, "Connection.is_closed", false),
+        (14, "Cursor.close", false),
+        (15, "Cursor.execute", false),
+        (16, "Cursor.executemany", false),
+        (17, "Cursor.fetchone", false),
+        (18, "Cursor.fetchmany", false),
+        (19, "Cursor.fetchall", false),
+        (20, "Cursor.nextset", false),
+        (21, "Cursor.setinputsizes", false),
+        (22, "Cursor.setoutputsize", false),
+        (23, "Cursor.callproc", false),
+        (24, "Cursor.scroll", false),
+        (25, "Cursor.copy_from", false),
+        (26, "Cursor.copy_to", false),
+        (27, "Cursor.copy_expert", false),
+        (28, "Cursor.connection", false),
+        (29, "Cursor.rownumber", false),
+        (30, "Cursor.__next__", false),
+        (31, "Cursor.lastrowid", false),
+        (40, "Connection.isolation_level", false),
+        (41, "Connection.set_isolation_level", false),
+        (42, "Connection.schema", false),
+        (43, "Connection.set_schema", false),
+        (44, "Connection.ping", false),
+        (32, "connect", true),
+        (33, "force_connect", true),
+        (34, "init_host_provider", true),
+        (35, "notify_connection_changed", true),
+        (36, "notify_host_list_changed", true),
+        (37, "get_host_info_by_strategy", true),
+        (38, "accepts_strategy", true),
+    ]
+
+    private static let pipelineAlways: Set<UInt8> = Set(PluginMethod.table.filter(\.2).map(\.0))
 
     public var description: String { name }
 
-    public static func == (lhs: PluginMethod, rhs: PluginMethod) -> Bool { lhs.id == rhs.id }
+    @inlinable public static func == (lhs: PluginMethod, rhs: PluginMethod) -> Bool { lhs.id == rhs.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
 extension PluginMethod {
-    public static let connectionClose = PluginMethod(0, "Connection.close")
-    public static let connectionCommit = PluginMethod(1, "Connection.commit", alwaysUsesPipeline: true)
-    public static let connectionRollback = PluginMethod(2, "Connection.rollback", alwaysUsesPipeline: true)
-    public static let connectionCursor = PluginMethod(3, "Connection.cursor")
-    public static let connectionTpcBegin = PluginMethod(4, "Connection.tpc_begin", alwaysUsesPipeline: true)
-    public static let connectionTpcPrepare = PluginMethod(5, "Connection.tpc_prepare", alwaysUsesPipeline: true)
-    public static let connectionTpcCommit = PluginMethod(6, "Connection.tpc_commit", alwaysUsesPipeline: true)
-    public static let connectionTpcRollback = PluginMethod(7, "Connection.tpc_rollback", alwaysUsesPipeline: true)
-    public static let connectionTpcRecover = PluginMethod(8, "Connection.tpc_recover")
-    public static let connectionAutocommit = PluginMethod(9, "Connection.autocommit")
-    public static let connectionAutocommitSetter = PluginMethod(10, "Connection.autocommit_setter")
-    public static let connectionIsReadOnly = PluginMethod(11, "Connection.is_read_only")
-    public static let connectionSetReadOnly = PluginMethod(12, "Connection.set_read_only")
-    public static let connectionIsClosed = PluginMethod(13, "Connection.is_closed")
-    public static let cursorClose = PluginMethod(14, "Cursor.close")
-    public static let cursorExecute = PluginMethod(15, "Cursor.execute")
-    public static let cursorExecuteMany = PluginMethod(16, "Cursor.executemany")
-    public static let cursorFetchOne = PluginMethod(17, "Cursor.fetchone")
-    public static let cursorFetchMany = PluginMethod(18, "Cursor.fetchmany")
-    public static let cursorFetchAll = PluginMethod(19, "Cursor.fetchall")
-    public static let cursorNextSet = PluginMethod(20, "Cursor.nextset")
-    public static let cursorSetInputSizes = PluginMethod(21, "Cursor.setinputsizes")
-    public static let cursorSetOutputSize = PluginMethod(22, "Cursor.setoutputsize")
-    public static let cursorCallProc = PluginMethod(23, "Cursor.callproc")
-    public static let cursorScroll = PluginMethod(24, "Cursor.scroll")
-    public static let cursorCopyFrom = PluginMethod(25, "Cursor.copy_from")
-    public static let cursorCopyTo = PluginMethod(26, "Cursor.copy_to")
-    public static let cursorCopyExpert = PluginMethod(27, "Cursor.copy_expert")
-    public static let cursorConnection = PluginMethod(28, "Cursor.connection")
-    public static let cursorRowNumber = PluginMethod(29, "Cursor.rownumber")
-    public static let cursorNext = PluginMethod(30, "Cursor.__next__")
-    public static let cursorLastRowID = PluginMethod(31, "Cursor.lastrowid")
+    @inlinable public static var connectionClose: PluginMethod { PluginMethod(0, "Connection.close") }
+    @inlinable public static var connectionCommit: PluginMethod { PluginMethod(1, "Connection.commit", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionRollback: PluginMethod { PluginMethod(2, "Connection.rollback", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionCursor: PluginMethod { PluginMethod(3, "Connection.cursor") }
+    @inlinable public static var connectionTpcBegin: PluginMethod { PluginMethod(4, "Connection.tpc_begin", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionTpcPrepare: PluginMethod { PluginMethod(5, "Connection.tpc_prepare", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionTpcCommit: PluginMethod { PluginMethod(6, "Connection.tpc_commit", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionTpcRollback: PluginMethod { PluginMethod(7, "Connection.tpc_rollback", alwaysUsesPipeline: true) }
+    @inlinable public static var connectionTpcRecover: PluginMethod { PluginMethod(8, "Connection.tpc_recover") }
+    @inlinable public static var connectionAutocommit: PluginMethod { PluginMethod(9, "Connection.autocommit") }
+    @inlinable public static var connectionAutocommitSetter: PluginMethod { PluginMethod(10, "Connection.autocommit_setter") }
+    @inlinable public static var connectionIsReadOnly: PluginMethod { PluginMethod(11, "Connection.is_read_only") }
+    @inlinable public static var connectionSetReadOnly: PluginMethod { PluginMethod(12, "Connection.set_read_only") }
+    @inlinable public static var connectionIsClosed: PluginMethod { PluginMethod(13, "Connection.is_closed") }
+    @inlinable public static var cursorClose: PluginMethod { PluginMethod(14, "Cursor.close") }
+    @inlinable public static var cursorExecute: PluginMethod { PluginMethod(15, "Cursor.execute") }
+    @inlinable public static var cursorExecuteMany: PluginMethod { PluginMethod(16, "Cursor.executemany") }
+    @inlinable public static var cursorFetchOne: PluginMethod { PluginMethod(17, "Cursor.fetchone") }
+    @inlinable public static var cursorFetchMany: PluginMethod { PluginMethod(18, "Cursor.fetchmany") }
+    @inlinable public static var cursorFetchAll: PluginMethod { PluginMethod(19, "Cursor.fetchall") }
+    @inlinable public static var cursorNextSet: PluginMethod { PluginMethod(20, "Cursor.nextset") }
+    @inlinable public static var cursorSetInputSizes: PluginMethod { PluginMethod(21, "Cursor.setinputsizes") }
+    @inlinable public static var cursorSetOutputSize: PluginMethod { PluginMethod(22, "Cursor.setoutputsize") }
+    @inlinable public static var cursorCallProc: PluginMethod { PluginMethod(23, "Cursor.callproc") }
+    @inlinable public static var cursorScroll: PluginMethod { PluginMethod(24, "Cursor.scroll") }
+    @inlinable public static var cursorCopyFrom: PluginMethod { PluginMethod(25, "Cursor.copy_from") }
+    @inlinable public static var cursorCopyTo: PluginMethod { PluginMethod(26, "Cursor.copy_to") }
+    @inlinable public static var cursorCopyExpert: PluginMethod { PluginMethod(27, "Cursor.copy_expert") }
+    @inlinable public static var cursorConnection: PluginMethod { PluginMethod(28, "Cursor.connection") }
+    @inlinable public static var cursorRowNumber: PluginMethod { PluginMethod(29, "Cursor.rownumber") }
+    @inlinable public static var cursorNext: PluginMethod { PluginMethod(30, "Cursor.__next__") }
+    @inlinable public static var cursorLastRowID: PluginMethod { PluginMethod(31, "Cursor.lastrowid") }
     /// Session-state calls of this library that the reference has no name for.
-    public static let connectionIsolationLevel = PluginMethod(40, "Connection.isolation_level")
-    public static let connectionSetIsolationLevel = PluginMethod(41, "Connection.set_isolation_level")
-    public static let connectionSchema = PluginMethod(42, "Connection.schema")
-    public static let connectionSetSchema = PluginMethod(43, "Connection.set_schema")
-    public static let connectionPing = PluginMethod(44, "Connection.ping")
+    @inlinable public static var connectionIsolationLevel: PluginMethod { PluginMethod(40, "Connection.isolation_level") }
+    @inlinable public static var connectionSetIsolationLevel: PluginMethod { PluginMethod(41, "Connection.set_isolation_level") }
+    @inlinable public static var connectionSchema: PluginMethod { PluginMethod(42, "Connection.schema") }
+    @inlinable public static var connectionSetSchema: PluginMethod { PluginMethod(43, "Connection.set_schema") }
+    @inlinable public static var connectionPing: PluginMethod { PluginMethod(44, "Connection.ping") }
 
     // Pipeline pseudo-methods.
-    public static let connect = PluginMethod(32, "connect", alwaysUsesPipeline: true)
-    public static let forceConnect = PluginMethod(33, "force_connect", alwaysUsesPipeline: true)
-    public static let initHostProvider = PluginMethod(34, "init_host_provider", alwaysUsesPipeline: true)
-    public static let notifyConnectionChanged = PluginMethod(35, "notify_connection_changed", alwaysUsesPipeline: true)
-    public static let notifyHostListChanged = PluginMethod(36, "notify_host_list_changed", alwaysUsesPipeline: true)
-    public static let getHostInfoByStrategy = PluginMethod(37, "get_host_info_by_strategy", alwaysUsesPipeline: true)
-    public static let acceptsStrategy = PluginMethod(38, "accepts_strategy", alwaysUsesPipeline: true)
+    @inlinable public static var connect: PluginMethod { PluginMethod(32, "connect", alwaysUsesPipeline: true) }
+    @inlinable public static var forceConnect: PluginMethod { PluginMethod(33, "force_connect", alwaysUsesPipeline: true) }
+    @inlinable public static var initHostProvider: PluginMethod { PluginMethod(34, "init_host_provider", alwaysUsesPipeline: true) }
+    @inlinable public static var notifyConnectionChanged: PluginMethod { PluginMethod(35, "notify_connection_changed", alwaysUsesPipeline: true) }
+    @inlinable public static var notifyHostListChanged: PluginMethod { PluginMethod(36, "notify_host_list_changed", alwaysUsesPipeline: true) }
+    @inlinable public static var getHostInfoByStrategy: PluginMethod { PluginMethod(37, "get_host_info_by_strategy", alwaysUsesPipeline: true) }
+    @inlinable public static var acceptsStrategy: PluginMethod { PluginMethod(38, "accepts_strategy", alwaysUsesPipeline: true) }
 
     /// Every method this library knows, in `id` order of declaration.
     public static let allKnown: [PluginMethod] = [
@@ -141,11 +197,13 @@ public struct PluginMethods: Hashable, Sendable, ExpressibleByArrayLiteral, Cust
     }
 
     /// No method.
-    public static let none = PluginMethods(rawValue: 0)
+    @inlinable public static var none: PluginMethods { PluginMethods(rawValue: 0) }
     /// Every method: the reference's `"*"`.
-    public static let all = PluginMethods(rawValue: .max)
+    @inlinable public static var all: PluginMethods { PluginMethods(rawValue: .max) }
     /// The connect pipelines.
-    public static let connectMethods: PluginMethods = [.connect, .forceConnect]
+    @inlinable public static var connectMethods: PluginMethods {
+        PluginMethods(rawValue: 1 << UInt64(PluginMethod.connect.id) | 1 << UInt64(PluginMethod.forceConnect.id))
+    }
 
     /// Whether `method` is in the set.
     @inlinable @inline(__always)

@@ -55,6 +55,11 @@ let package = Package(
             dependencies: ["WrapperCore"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "Demo",
+            dependencies: ["WrapperCore", "BuiltinPlugins", "InMemoryDriver"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WrapperCoreTests",
             dependencies: ["WrapperCore", "InMemoryDriver"],

@@ -264,7 +264,8 @@ my_start() {
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         </dev/null >>"$MY_LOG" 2>&1 9>&- &
     local launched=$! waited=0
-    until my_answering "$MY_PORT"; do
+    # Poll over our own socket: a TCP ping could be answered by some other server on the port.
+    until "${MY_ADMIN[@]}" -S "$MY_SOCK" -uroot ping >/dev/null 2>&1; do
         if ! pid_alive "$launched"; then
             tail_log "$MY_LOG"
             die "MariaDB exited during startup"
@@ -277,6 +278,10 @@ my_start() {
         sleep 0.05
         waited=$((waited + 1))
     done
+    if ! my_answering "$MY_PORT"; then
+        tail_log "$MY_LOG"
+        die "MariaDB answers on its socket but not on 127.0.0.1:$MY_PORT"
+    fi
     # The pid file can lag the listener by a moment; `stop` depends on it.
     if [[ ! -s $MY_PID ]]; then echo "$launched" >"$MY_PID"; fi
 
@@ -337,7 +342,7 @@ prepare_dir() {
         local d=$DB_DIR
         while [[ $d != / ]]; do
             d=$(dirname "$d")
-            if [[ $(stat -c %A "$d") != *x ]]; then
+            if (( (8#$(stat -c %a "$d") & 1) == 0 )); then
                 log "making $d traversable (o+x) for the postgres user"
                 chmod o+x "$d"
             fi

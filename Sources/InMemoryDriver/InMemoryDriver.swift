@@ -18,7 +18,7 @@ public final class InMemoryDriver: DriverDialect {
         /// The properties it was opened with.
         public let properties: Properties
         // Guarded by `lock`: the owner thread and an aborting thread both touch the flags.
-        private let lock = Mutex<Void>(())
+        private let lock = LockedValue<Void>(())
         private var _closed = false
         private var _aborted = false
         fileprivate var inTransaction = false
@@ -47,7 +47,7 @@ public final class InMemoryDriver: DriverDialect {
         var opened: [Connection] = []
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let handler: StatementHandler
     /// The port used when a host has none.
     public let defaultPort: Int

@@ -175,7 +175,7 @@ struct PipelineTests {
 
     @Test("host list changes are announced as a diff")
     func hostListDiff() throws {
-        final class Box: Sendable { let changes = Mutex<[HostListChanges]>([]) }
+        final class Box: Sendable { let changes = LockedValue<[HostListChanges]>([]) }
         let box = Box()
         struct CaptureInBox: Plugin {
             let box: Box

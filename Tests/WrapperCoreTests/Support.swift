@@ -4,7 +4,7 @@ import WrapperCore
 
 /// Records the order in which hooks ran, shared by the plugins of one test.
 final class Trace: Sendable {
-    private let entries = Mutex<[String]>([])
+    private let entries = LockedValue<[String]>([])
     func add(_ entry: String) { entries.withLock { $0.append(entry) } }
     var all: [String] { entries.withLock { $0 } }
     func reset() { entries.withLock { $0.removeAll() } }

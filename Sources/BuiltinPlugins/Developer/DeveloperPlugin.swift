@@ -19,7 +19,7 @@ public final class ErrorSimulator: Sendable {
         var connectCallback: ConnectCallback?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Creates an unarmed simulator.
     public init() {}

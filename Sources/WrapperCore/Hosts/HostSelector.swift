@@ -72,7 +72,7 @@ public final class RoundRobinHostSelector: HostSelector {
         var remainingRepeats = 0
     }
 
-    private let clusters = Mutex<[String: ClusterState]>([:])
+    private let clusters = LockedValue<[String: ClusterState]>([:])
 
     /// Creates a selector with no history.
     public init() {}
@@ -130,11 +130,11 @@ func parseHostWeightPairs(_ text: String, property: String) throws -> [String: I
 
 /// The host selection strategies a registry offers by name.
 public final class HostSelectors: Sendable {
-    private let selectors: Mutex<[String: any HostSelector]>
+    private let selectors: LockedValue<[String: any HostSelector]>
 
     /// The reference's built-in strategies: `random`, `round_robin`, `weighted_random`, `highest_weight`.
     public init() {
-        selectors = Mutex([
+        selectors = LockedValue([
             "random": RandomHostSelector(),
             "round_robin": RoundRobinHostSelector(),
             "weighted_random": WeightedRandomHostSelector(),

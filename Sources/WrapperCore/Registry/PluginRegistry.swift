@@ -13,7 +13,7 @@ public final class PluginRegistry: Sendable {
         var profiles: [String: ConfigurationProfile] = [:]
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     /// The host selection strategies of connections built with this registry.
     public let hostSelectors: HostSelectors
 
@@ -27,7 +27,7 @@ public final class PluginRegistry: Sendable {
 
     /// Creates an empty registry.
     public init(hostSelectors: HostSelectors = HostSelectors()) {
-        self.state = Mutex(State())
+        self.state = LockedValue(State())
         self.hostSelectors = hostSelectors
     }
 

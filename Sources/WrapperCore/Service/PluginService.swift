@@ -18,7 +18,7 @@ public final class PluginService: Sendable {
     /// Named host selection strategies.
     public let hostSelectors: HostSelectors
     @usableFromInline let chain: ErasedChain
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     struct State: @unchecked Sendable {
         // DriverConnection is Sendable; the dictionary values are Sendable by construction.
@@ -44,7 +44,7 @@ public final class PluginService: Sendable {
         self.properties = properties
         self.hostSelectors = hostSelectors
         self.logger = logger
-        self.state = Mutex(State())
+        self.state = LockedValue(State())
     }
 
     // MARK: Current connection

@@ -57,13 +57,16 @@ public struct DynamicPluginChain: Plugin {
         _ next: ConnectNext
     ) throws -> any DriverConnection {
         guard let plugin = pipeline.first else { return try next(request, service) }
-        let rest: ConnectNext = { request, service in
+        // `_connect` checks the plugin to skip per call: one chain serves requests that skip different plugins.
+        // The closures are written inline so they stay non-escaping (no allocation per plugin).
+        if force {
+            return try plugin._forceConnect(request, service) { request, service in
+                try connectFrom(pipeline.dropFirst(), request, service, force: force, next)
+            }
+        }
+        return try plugin._connect(request, service) { request, service in
             try connectFrom(pipeline.dropFirst(), request, service, force: force, next)
         }
-        // `_connect` checks the plugin to skip per call: one chain serves requests that skip different plugins.
-        return force
-            ? try plugin._forceConnect(request, service, rest)
-            : try plugin._connect(request, service, rest)
     }
 
     public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {

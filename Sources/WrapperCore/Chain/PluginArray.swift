@@ -38,10 +38,14 @@ public struct PluginArray<Element: Plugin>: Plugin {
         _ index: Int, _ request: ConnectRequest, _ service: PluginService, force: Bool, _ next: ConnectNext
     ) throws -> any DriverConnection {
         if index == elements.count { return try next(request, service) }
-        let rest: ConnectNext = { request, service in try connectFrom(index + 1, request, service, force: force, next) }
-        return force
-            ? try elements[index]._forceConnect(request, service, rest)
-            : try elements[index]._connect(request, service, rest)
+        if force {
+            return try elements[index]._forceConnect(request, service) { request, service in
+                try connectFrom(index + 1, request, service, force: force, next)
+            }
+        }
+        return try elements[index]._connect(request, service) { request, service in
+            try connectFrom(index + 1, request, service, force: force, next)
+        }
     }
 
     public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {

@@ -81,52 +81,96 @@ public struct PluginMethod: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension PluginMethod {
+    /// The `Connection.close` call.
     @inlinable public static var connectionClose: PluginMethod { PluginMethod(0, "Connection.close") }
+    /// The `Connection.commit` call.
     @inlinable public static var connectionCommit: PluginMethod { PluginMethod(1, "Connection.commit", alwaysUsesPipeline: true) }
+    /// The `Connection.rollback` call.
     @inlinable public static var connectionRollback: PluginMethod { PluginMethod(2, "Connection.rollback", alwaysUsesPipeline: true) }
+    /// The `Connection.cursor` call.
     @inlinable public static var connectionCursor: PluginMethod { PluginMethod(3, "Connection.cursor") }
+    /// The `Connection.tpc_begin` call.
     @inlinable public static var connectionTpcBegin: PluginMethod { PluginMethod(4, "Connection.tpc_begin", alwaysUsesPipeline: true) }
+    /// The `Connection.tpc_prepare` call.
     @inlinable public static var connectionTpcPrepare: PluginMethod { PluginMethod(5, "Connection.tpc_prepare", alwaysUsesPipeline: true) }
+    /// The `Connection.tpc_commit` call.
     @inlinable public static var connectionTpcCommit: PluginMethod { PluginMethod(6, "Connection.tpc_commit", alwaysUsesPipeline: true) }
+    /// The `Connection.tpc_rollback` call.
     @inlinable public static var connectionTpcRollback: PluginMethod { PluginMethod(7, "Connection.tpc_rollback", alwaysUsesPipeline: true) }
+    /// The `Connection.tpc_recover` call.
     @inlinable public static var connectionTpcRecover: PluginMethod { PluginMethod(8, "Connection.tpc_recover") }
+    /// The `Connection.autocommit` call.
     @inlinable public static var connectionAutocommit: PluginMethod { PluginMethod(9, "Connection.autocommit") }
+    /// The `Connection.autocommit_setter` call.
     @inlinable public static var connectionAutocommitSetter: PluginMethod { PluginMethod(10, "Connection.autocommit_setter") }
+    /// The `Connection.is_read_only` call.
     @inlinable public static var connectionIsReadOnly: PluginMethod { PluginMethod(11, "Connection.is_read_only") }
+    /// The `Connection.set_read_only` call.
     @inlinable public static var connectionSetReadOnly: PluginMethod { PluginMethod(12, "Connection.set_read_only") }
+    /// The `Connection.is_closed` call.
     @inlinable public static var connectionIsClosed: PluginMethod { PluginMethod(13, "Connection.is_closed") }
+    /// The `Cursor.close` call.
     @inlinable public static var cursorClose: PluginMethod { PluginMethod(14, "Cursor.close") }
+    /// The `Cursor.execute` call.
     @inlinable public static var cursorExecute: PluginMethod { PluginMethod(15, "Cursor.execute") }
+    /// The `Cursor.executemany` call.
     @inlinable public static var cursorExecuteMany: PluginMethod { PluginMethod(16, "Cursor.executemany") }
+    /// The `Cursor.fetchone` call.
     @inlinable public static var cursorFetchOne: PluginMethod { PluginMethod(17, "Cursor.fetchone") }
+    /// The `Cursor.fetchmany` call.
     @inlinable public static var cursorFetchMany: PluginMethod { PluginMethod(18, "Cursor.fetchmany") }
+    /// The `Cursor.fetchall` call.
     @inlinable public static var cursorFetchAll: PluginMethod { PluginMethod(19, "Cursor.fetchall") }
+    /// The `Cursor.nextset` call.
     @inlinable public static var cursorNextSet: PluginMethod { PluginMethod(20, "Cursor.nextset") }
+    /// The `Cursor.setinputsizes` call.
     @inlinable public static var cursorSetInputSizes: PluginMethod { PluginMethod(21, "Cursor.setinputsizes") }
+    /// The `Cursor.setoutputsize` call.
     @inlinable public static var cursorSetOutputSize: PluginMethod { PluginMethod(22, "Cursor.setoutputsize") }
+    /// The `Cursor.callproc` call.
     @inlinable public static var cursorCallProc: PluginMethod { PluginMethod(23, "Cursor.callproc") }
+    /// The `Cursor.scroll` call.
     @inlinable public static var cursorScroll: PluginMethod { PluginMethod(24, "Cursor.scroll") }
+    /// The `Cursor.copy_from` call.
     @inlinable public static var cursorCopyFrom: PluginMethod { PluginMethod(25, "Cursor.copy_from") }
+    /// The `Cursor.copy_to` call.
     @inlinable public static var cursorCopyTo: PluginMethod { PluginMethod(26, "Cursor.copy_to") }
+    /// The `Cursor.copy_expert` call.
     @inlinable public static var cursorCopyExpert: PluginMethod { PluginMethod(27, "Cursor.copy_expert") }
+    /// The `Cursor.connection` call.
     @inlinable public static var cursorConnection: PluginMethod { PluginMethod(28, "Cursor.connection") }
+    /// The `Cursor.rownumber` call.
     @inlinable public static var cursorRowNumber: PluginMethod { PluginMethod(29, "Cursor.rownumber") }
+    /// The `Cursor.__next__` call.
     @inlinable public static var cursorNext: PluginMethod { PluginMethod(30, "Cursor.__next__") }
+    /// The `Cursor.lastrowid` call.
     @inlinable public static var cursorLastRowID: PluginMethod { PluginMethod(31, "Cursor.lastrowid") }
-    /// Session-state calls of this library that the reference has no name for.
+    // Session-state calls of this library that the reference has no name for.
+    /// The `Connection.isolation_level` call.
     @inlinable public static var connectionIsolationLevel: PluginMethod { PluginMethod(40, "Connection.isolation_level") }
+    /// The `Connection.set_isolation_level` call.
     @inlinable public static var connectionSetIsolationLevel: PluginMethod { PluginMethod(41, "Connection.set_isolation_level") }
+    /// The `Connection.schema` call.
     @inlinable public static var connectionSchema: PluginMethod { PluginMethod(42, "Connection.schema") }
+    /// The `Connection.set_schema` call.
     @inlinable public static var connectionSetSchema: PluginMethod { PluginMethod(43, "Connection.set_schema") }
+    /// The `Connection.ping` call.
     @inlinable public static var connectionPing: PluginMethod { PluginMethod(44, "Connection.ping") }
 
     // Pipeline pseudo-methods.
+    /// The `connect` call.
     @inlinable public static var connect: PluginMethod { PluginMethod(32, "connect", alwaysUsesPipeline: true) }
+    /// The `force_connect` call.
     @inlinable public static var forceConnect: PluginMethod { PluginMethod(33, "force_connect", alwaysUsesPipeline: true) }
+    /// The `init_host_provider` call.
     @inlinable public static var initHostProvider: PluginMethod { PluginMethod(34, "init_host_provider", alwaysUsesPipeline: true) }
+    /// The `notify_connection_changed` call.
     @inlinable public static var notifyConnectionChanged: PluginMethod { PluginMethod(35, "notify_connection_changed", alwaysUsesPipeline: true) }
+    /// The `notify_host_list_changed` call.
     @inlinable public static var notifyHostListChanged: PluginMethod { PluginMethod(36, "notify_host_list_changed", alwaysUsesPipeline: true) }
+    /// The `get_host_info_by_strategy` call.
     @inlinable public static var getHostInfoByStrategy: PluginMethod { PluginMethod(37, "get_host_info_by_strategy", alwaysUsesPipeline: true) }
+    /// The `accepts_strategy` call.
     @inlinable public static var acceptsStrategy: PluginMethod { PluginMethod(38, "accepts_strategy", alwaysUsesPipeline: true) }
 
     /// Every method this library knows, in `id` order of declaration.

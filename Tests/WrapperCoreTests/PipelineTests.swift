@@ -308,4 +308,28 @@ struct PipelineTests {
         let error = try #require(throws: WrapperError.self) { try connection.execute("SELECT 1") }
         #expect(error.code == .connectionClosed)
     }
+
+    @Test("allowed and blocked lists filter the hosts; availability marks are applied")
+    func hostFilters() throws {
+        let driver = InMemoryDriver()
+        let connection = try openConnection(driver: driver, chain: PluginChain {})
+        let service = connection.service
+        #expect(service.hosts.map(\.host) == ["writer", "reader1", "reader2"])
+        service.setAllowedAndBlockedHosts(allowed: ["writer", "reader1"], blocked: ["reader1"])
+        #expect(service.hosts.map(\.host) == ["writer"])
+        #expect(service.allHosts.count == 3)
+        service.setAllowedAndBlockedHosts(allowed: nil, blocked: nil)
+        service.setAvailability(.unavailable, forAliases: ["reader2:5432"])
+        #expect(service.hosts.first { $0.host == "reader2" }?.availability == .unavailable)
+        // A failed connect marks the host unavailable; random selection then avoids it.
+        driver.takeDown("reader1")
+        #expect(throws: WrapperError.self) {
+            _ = try service.connect(to: HostInfo(host: "reader1", port: 5432, role: .reader))
+        }
+        let error = try #require(throws: WrapperError.self) { try service.hostInfo(byStrategy: "random", role: .reader) }
+        #expect(error.code == .noHostAvailable)
+        driver.bringUp("reader1")
+        _ = try service.connect(to: HostInfo(host: "reader1", port: 5432, role: .reader))
+        #expect(try service.hostInfo(byStrategy: "random", role: .reader).host == "reader1")
+    }
 }

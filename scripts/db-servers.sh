@@ -16,6 +16,11 @@
 #
 # Data is disposable: every start copies a freshly initialised template datadir (made once, then
 # reused) and runs with durability switched off, so nothing survives `stop`.
+#
+# TLS: both servers accept TLS and plain TCP on the same port. `start` creates, once, a throwaway CA
+# and a server certificate it signs (CN=localhost, SAN DNS:localhost + IP:127.0.0.1) in $DIR/tls;
+# like the templates they survive `stop` and are removed by `clean`. The CA certificate's path is
+# printed by `env` as WRAPPER_TLS_CA (for sslmode=verify-full / --ssl-verify-server-cert).
 set -euo pipefail
 
 PG_PORT=${WRAPPER_PG_PORT:-55432}
@@ -37,6 +42,11 @@ MY_DATA=$MY_RUN/data
 MY_LOG=$MY_RUN/error.log
 MY_SOCK=$MY_RUN/mysql.sock
 MY_PID=$MY_RUN/mariadbd.pid
+TLS_DIR=$DB_DIR/tls          # kept across restarts: CA and server certificate
+TLS_CA=$TLS_DIR/ca.crt
+TLS_CA_KEY=$TLS_DIR/ca.key
+TLS_CERT=$TLS_DIR/server.crt
+TLS_KEY=$TLS_DIR/server.key
 
 START_TIMEOUT=30
 
@@ -80,6 +90,102 @@ tail_log() {
 pid_alive() {
     [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
     ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- TLS
+
+ensure_openssl() {
+    command -v openssl >/dev/null && return
+    if [[ ${EUID} -eq 0 ]] && command -v apt-get >/dev/null; then
+        log "installing openssl"
+        {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl ||
+                { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+                  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl; }
+        } >"$DB_DIR/openssl-install.log" 2>&1 9>&- || { tail_log "$DB_DIR/openssl-install.log"; die "could not install openssl"; }
+    fi
+    command -v openssl >/dev/null || die "openssl not found (install the openssl package)"
+}
+
+# True if the CA and server files exist, the server cert chains to the CA, matches the key, and
+# neither expires within 30 days.
+tls_valid() {
+    local f
+    for f in "$TLS_CA" "$TLS_CA_KEY" "$TLS_CERT" "$TLS_KEY"; do [[ -s $f ]] || return 1; done
+    openssl x509 -in "$TLS_CA" -noout -checkend 2592000 >/dev/null 2>&1 || return 1
+    openssl x509 -in "$TLS_CERT" -noout -checkend 2592000 >/dev/null 2>&1 || return 1
+    openssl verify -CAfile "$TLS_CA" "$TLS_CERT" >/dev/null 2>&1 || return 1
+    [[ $(openssl x509 -in "$TLS_CERT" -noout -pubkey 2>/dev/null) == \
+       $(openssl pkey -in "$TLS_KEY" -pubout 2>/dev/null) ]]
+}
+
+# Both servers read the one key file. PostgreSQL (running as `postgres` when we are root) accepts a
+# key owned by itself with mode 0600, or owned by root with mode 0640 or less: so root:postgres 0640.
+tls_set_key_owner() {
+    if [[ ${EUID} -eq 0 ]]; then
+        chown root:postgres "$1"
+        chmod 640 "$1"
+    else
+        chmod 600 "$1"
+    fi
+}
+
+tls_make() {
+    tls_valid && return
+    ensure_openssl
+    log "creating throwaway TLS CA and server certificate in $TLS_DIR"
+    local tmp=$DB_DIR/tls.tmp.$$
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    chmod 755 "$tmp"
+    # -e must be off out here: in a subshell whose status is tested (`( ... ) || x`), bash would
+    # ignore the subshell's own `set -e`.
+    local rc
+    set +e
+    (
+        set -e
+        umask 077
+        cd "$tmp"
+        # Keep a still-valid CA (clients may already trust it); otherwise make a new one.
+        if [[ -s $TLS_CA && -s $TLS_CA_KEY ]] &&
+            openssl x509 -in "$TLS_CA" -noout -checkend 2592000 >/dev/null 2>&1 &&
+            [[ $(openssl x509 -in "$TLS_CA" -noout -pubkey) == $(openssl pkey -in "$TLS_CA_KEY" -pubout) ]]; then
+            cp "$TLS_CA" ca.crt
+            cp "$TLS_CA_KEY" ca.key
+        else
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -sha256 \
+                -subj "/CN=swift-wrapper throwaway test CA $(date -u +%Y%m%dT%H%M%SZ)" \
+                -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -addext "subjectKeyIdentifier=hash"
+        fi
+        openssl req -new -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+        cat >server.ext <<'EOF'
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+EOF
+        # 825 days: the longest server-certificate lifetime Apple platforms accept.
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -out server.crt -days 825 -sha256 \
+            -set_serial "0x$(openssl rand -hex 16)" -extfile server.ext
+        rm -f server.csr server.ext
+        chmod 644 ca.crt server.crt
+    ) >"$DB_DIR/tls-gen.log" 2>&1 9>&-
+    rc=$?
+    set -e
+    if (( rc != 0 )); then
+        sed -i '/^[.+*]*$/d' "$DB_DIR/tls-gen.log" || true   # drop key-generation progress dots
+        tail_log "$DB_DIR/tls-gen.log"
+        rm -rf "$tmp"
+        die "TLS certificate generation failed"
+    fi
+    tls_set_key_owner "$tmp/server.key"
+    rm -rf "$TLS_DIR"
+    mv "$tmp" "$TLS_DIR"
+    tls_valid || die "generated TLS files in $TLS_DIR do not verify"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -150,9 +256,13 @@ pg_start() {
     if [[ ${EUID} -eq 0 ]]; then chown postgres: "$PG_RUN"; fi
     cp -a "$TPL_DIR/pg" "$PG_DATA"
     rm -f "$PG_DATA/.template-stamp"
+    # TLS is optional for clients: the `host` lines in pg_hba.conf match both TLS and plain TCP.
     cat >>"$PG_DATA/postgresql.conf" <<EOF
 port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
+ssl = on
+ssl_cert_file = '$TLS_CERT'
+ssl_key_file = '$TLS_KEY'
 EOF
     # 9>&-: the server must not inherit the lock file descriptor, or it would hold the lock forever.
     if ! "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" start >/dev/null 9>&-; then
@@ -262,6 +372,7 @@ my_start() {
         --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-binlog=0 \
         --performance-schema=OFF \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --ssl-ca="$TLS_CA" --ssl-cert="$TLS_CERT" --ssl-key="$TLS_KEY" \
         </dev/null >>"$MY_LOG" 2>&1 9>&- &
     local launched=$! waited=0
     # Poll over our own socket: a TCP ping could be answered by some other server on the port.
@@ -370,6 +481,7 @@ case $cmd in
         cd /
         prepare_dir
         take_lock
+        tls_make
         pg_start
         my_start
         ;;
@@ -405,6 +517,7 @@ export WRAPPER_MYSQL_PORT=$MY_PORT
 export WRAPPER_MYSQL_USER=$TEST_USER
 export WRAPPER_MYSQL_PASSWORD=$TEST_PASSWORD
 export WRAPPER_MYSQL_DATABASE=$TEST_DB
+export WRAPPER_TLS_CA=$TLS_CA
 EOF
         ;;
     *)

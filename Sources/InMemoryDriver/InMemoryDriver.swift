@@ -17,17 +17,19 @@ public final class InMemoryDriver: DriverDialect {
         public let host: HostInfo
         /// The properties it was opened with.
         public let properties: Properties
-        // Guarded by `lock`: the owner thread and an aborting thread both touch the flags.
-        private let lock = LockedValue<Void>(())
-        private var _closed = false
-        private var _aborted = false
-        fileprivate var inTransaction = false
-        fileprivate var autocommit = true
-        fileprivate var readOnly = false
-        fileprivate var isolation = IsolationLevel.readCommitted
-        fileprivate var schema = "public"
-        /// How many calls reached this connection.
-        public fileprivate(set) var callCount = 0
+        fileprivate struct Flags {
+            var closed = false
+            var aborted = false
+            var inTransaction = false
+            var autocommit = true
+            var readOnly = false
+            var isolation = IsolationLevel.readCommitted
+            var schema = "public"
+            var callCount = 0
+        }
+
+        // The owner thread and an aborting or observing thread both touch these.
+        fileprivate let flags = LockedValue(Flags())
 
         init(host: HostInfo, properties: Properties) {
             self.host = host
@@ -35,11 +37,13 @@ public final class InMemoryDriver: DriverDialect {
         }
 
         /// Whether the connection was closed.
-        public var isClosed: Bool { lock.withLock { _ in _closed } }
+        public var isClosed: Bool { flags.withLock { $0.closed } }
         /// Whether the connection was aborted from another thread.
-        public var wasAborted: Bool { lock.withLock { _ in _aborted } }
-        fileprivate func markClosed() { lock.withLock { _ in _closed = true } }
-        fileprivate func markAborted() { lock.withLock { _ in _aborted = true; _closed = true } }
+        public var wasAborted: Bool { flags.withLock { $0.aborted } }
+        /// How many calls reached this connection.
+        public var callCount: Int { flags.withLock { $0.callCount } }
+        fileprivate func markClosed() { flags.withLock { $0.closed = true } }
+        fileprivate func markAborted() { flags.withLock { $0.aborted = true; $0.closed = true } }
     }
 
     private struct State {
@@ -103,27 +107,28 @@ public final class InMemoryDriver: DriverDialect {
         if state.withLock({ $0.downHosts.contains(connection.host.host) }) {
             throw WrapperError(.network, "Lost the connection to \(connection.host.hostAndPort).", sqlState: "08006")
         }
-        connection.callCount += 1
+        connection.flags.withLock { $0.callCount += 1 }
         switch call.method {
         case .cursorExecute, .cursorExecuteMany:
             let upper = call.sql.uppercased()
             if upper.hasPrefix("BEGIN") || upper.hasPrefix("START TRANSACTION") {
-                connection.inTransaction = true
+                connection.flags.withLock { $0.inTransaction = true }
                 return .rows(.empty)
             }
-            if connection.readOnly, upper.hasPrefix("INSERT") || upper.hasPrefix("UPDATE") || upper.hasPrefix("DELETE") {
+            let flags = connection.flags.withLock { $0 }
+            if flags.readOnly, upper.hasPrefix("INSERT") || upper.hasPrefix("UPDATE") || upper.hasPrefix("DELETE") {
                 throw WrapperError(.readOnly, "cannot execute \(upper.prefix(6)) in a read-only transaction", sqlState: "25006")
             }
-            if !connection.autocommit { connection.inTransaction = true }
+            if !flags.autocommit { connection.flags.withLock { $0.inTransaction = true } }
             return .rows(try handler(call.sql, call.binds, connection.host))
         case .connectionCommit, .connectionRollback:
-            connection.inTransaction = false
+            connection.flags.withLock { $0.inTransaction = false }
             return .void
-        case .connectionAutocommit: return .bool(connection.autocommit)
-        case .connectionIsReadOnly: return .bool(connection.readOnly)
+        case .connectionAutocommit: return .bool(connection.flags.withLock { $0.autocommit })
+        case .connectionIsReadOnly: return .bool(connection.flags.withLock { $0.readOnly })
         case .connectionIsClosed: return .bool(connection.isClosed)
-        case .connectionIsolationLevel: return .session(.isolation(connection.isolation))
-        case .connectionSchema: return .session(.schema(connection.schema))
+        case .connectionIsolationLevel: return .session(.isolation(connection.flags.withLock { $0.isolation }))
+        case .connectionSchema: return .session(.schema(connection.flags.withLock { $0.schema }))
         case .connectionClose:
             connection.markClosed()
             return .void
@@ -144,7 +149,7 @@ public final class InMemoryDriver: DriverDialect {
     }
 
     public func isInTransaction(_ connection: any DriverConnection) -> Bool {
-        (connection as? Connection)?.inTransaction ?? false
+        (connection as? Connection)?.flags.withLock { $0.inTransaction } ?? false
     }
 
     public func close(_ connection: any DriverConnection) { (connection as? Connection)?.markClosed() }
@@ -152,22 +157,23 @@ public final class InMemoryDriver: DriverDialect {
     public func abort(_ connection: any DriverConnection) { (connection as? Connection)?.markAborted() }
 
     public func sessionValue(_ kind: SessionValueKind, of driverConnection: any DriverConnection) throws -> SessionValue {
-        let connection = try own(driverConnection)
+        let flags = try live(driverConnection).flags.withLock { $0 }
         switch kind {
-        case .autocommit: return .autocommit(connection.autocommit)
-        case .readOnly: return .readOnly(connection.readOnly)
-        case .isolation: return .isolation(connection.isolation)
-        case .schema: return .schema(connection.schema)
+        case .autocommit: return .autocommit(flags.autocommit)
+        case .readOnly: return .readOnly(flags.readOnly)
+        case .isolation: return .isolation(flags.isolation)
+        case .schema: return .schema(flags.schema)
         }
     }
 
     public func apply(_ value: SessionValue, to driverConnection: any DriverConnection) throws {
-        let connection = try own(driverConnection)
-        switch value {
-        case .autocommit(let on): connection.autocommit = on
-        case .readOnly(let on): connection.readOnly = on
-        case .isolation(let level): connection.isolation = level
-        case .schema(let schema): connection.schema = schema
+        try live(driverConnection).flags.withLock { flags in
+            switch value {
+            case .autocommit(let on): flags.autocommit = on
+            case .readOnly(let on): flags.readOnly = on
+            case .isolation(let level): flags.isolation = level
+            case .schema(let schema): flags.schema = schema
+            }
         }
     }
 
@@ -175,6 +181,12 @@ public final class InMemoryDriver: DriverDialect {
         guard let connection = connection as? Connection else {
             throw WrapperError(.internalError, "A connection of another driver was passed to the in-memory driver.")
         }
+        return connection
+    }
+
+    private func live(_ connection: any DriverConnection) throws -> Connection {
+        let connection = try own(connection)
+        if connection.wasAborted { throw WrapperError(.network, "The connection was aborted.", sqlState: "08006") }
         return connection
     }
 }

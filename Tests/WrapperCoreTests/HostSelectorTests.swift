@@ -34,7 +34,7 @@ struct HostSelectorTests {
         #expect(picks == ["r-a", "r-a", "r-c", "r-a", "r-a", "r-c"])
     }
 
-    @Test("bad weight pairs are typed errors", arguments: ["r-a", "r-a:0", "r-a:x", ":3"])
+    @Test("bad weight pairs are typed errors", arguments: ["r-a", "r-a:0", "r-a:x", ":3", "r-a:9223372036854775807"])
     func badPairs(pairs: String) throws {
         let error = try #require(throws: WrapperError.self) {
             try RoundRobinHostSelector().select(from: hosts, role: .reader, properties: ["round_robin_host_weight_pairs": pairs])

@@ -118,6 +118,23 @@ struct PipelineTests {
         #expect(connection.service.allHosts.map(\.host) == ["outer-forced"])
     }
 
+    @Test("connection-changed suggestions merge through every chain form")
+    func mergeThroughChains() throws {
+        let preserve = Recording(name: "p", trace: trace, suggestion: .preserve)
+        let dispose = Recording(name: "d", trace: trace, suggestion: .dispose)
+        let none = Recording(name: "n", trace: trace)
+        for chain in [
+            AnyPlugin(PluginChain { preserve; dispose }), AnyPlugin(DynamicPluginChain([dispose, preserve])),
+            AnyPlugin(PluginChain { for plugin in [none, dispose, preserve] { plugin } }),
+        ] {
+            let connection = try openConnection(chain: PluginChain { chain })
+            #expect(chain.notifyConnectionChanged([.connectionObjectChanged], service: connection.service) == .preserve)
+        }
+        let disposing = try openConnection(chain: PluginChain { DynamicPluginChain([none, dispose]) })
+        #expect(DynamicPluginChain([none, dispose]).notifyConnectionChanged([], service: disposing.service) == .dispose)
+        #expect(DynamicPluginChain([none]).notifyConnectionChanged([], service: disposing.service) == .noOpinion)
+    }
+
     @Test("connection-changed suggestions merge: preserve beats dispose beats no opinion")
     func mergeSuggestions() {
         #expect(OldConnectionSuggestedAction.noOpinion.merged(with: .dispose) == .dispose)
@@ -284,8 +301,12 @@ struct PipelineTests {
         }
         let connection = try openConnection(driver: driver, chain: PluginChain {})
         let done = DispatchSemaphore(value: 0)
+        final class Outcome: Sendable { let error = LockedValue<WrapperError?>(nil) }
+        let outcome = Outcome()
         DispatchQueue.global().async {
-            _ = try? connection.execute("SELECT slow")
+            do { try connection.execute("SELECT slow") } catch let error as WrapperError {
+                outcome.error.withLock { $0 = error }
+            } catch {}
             done.signal()
         }
         while !gate.entered.load(ordering: .sequentiallyConsistent) { sched_yield() }
@@ -294,9 +315,13 @@ struct PipelineTests {
         connection.abort()
         gate.release.store(true, ordering: .sequentiallyConsistent)
         done.wait()
+        // The in-memory driver notices the abort after its handler returns; real drivers are
+        // interrupted in the middle of the call (see the driver tests).
+        #expect(driver.openedConnections[0].wasAborted)
         let afterAbort = try #require(throws: WrapperError.self) { try connection.execute("SELECT 1") }
         #expect(afterAbort.code == .network)
-        #expect(driver.classify(afterAbort) == .network)
+        #expect(afterAbort.message.contains("aborted"))
+        _ = outcome
     }
 
     @Test("closing twice is harmless and calls after close fail")
@@ -331,5 +356,49 @@ struct PipelineTests {
         driver.bringUp("reader1")
         _ = try service.connect(to: HostInfo(host: "reader1", port: 5432, role: .reader))
         #expect(try service.hostInfo(byStrategy: "random", role: .reader).host == "reader1")
+    }
+
+    @Test("a failed session transfer keeps the old connection current and closes the new one")
+    func failedTransfer() throws {
+        let driver = InMemoryDriver()
+        let connection = try openConnection(driver: driver, chain: PluginChain {})
+        try connection.setSchema("app")
+        let old = try #require(driver.openedConnections.first)
+        let reader = HostInfo(host: "reader1", port: 5432, role: .reader)
+        let new = try connection.service.connect(to: reader)
+        driver.abort(new)  // the new connection breaks before the transfer
+        #expect(throws: WrapperError.self) { try connection.service.setCurrentConnection(new, host: reader) }
+        #expect(connection.service.currentConnection === old)
+        #expect(connection.currentHost?.host == "writer")
+        #expect(driver.isClosed(new))
+        #expect(try connection.schema() == "app")
+    }
+
+    @Test("plugin to skip works through a registry chain")
+    func skipInDynamicChain() throws {
+        let dynamic = DynamicPluginChain([Recording(name: "r", trace: trace), Other(trace: trace)])
+        let connection = try openConnection(chain: PluginChain { dynamic })
+        trace.reset()
+        _ = try connection.service.connect(to: HostInfo(host: "reader1", port: 5432, role: .reader), skipping: Recording.self)
+        #expect(trace.all.isEmpty)
+        _ = try connection.service.connect(to: HostInfo(host: "reader1", port: 5432, role: .reader))
+        #expect(trace.all == ["r.connect"])
+    }
+
+    @Test("an invalid session property fails at open, not mid-switch")
+    func invalidSessionProperty() throws {
+        let error = try #require(throws: WrapperError.self) {
+            try openConnection(properties: ["rollback_on_switch": "perhaps"], chain: PluginChain {})
+        }
+        #expect(error.message.contains("rollback_on_switch"))
+    }
+
+    @Test("a closed connection runs no plugin")
+    func closedRunsNothing() throws {
+        let connection = try openConnection(chain: PluginChain { Recording(name: "a", trace: trace) })
+        try connection.close()
+        trace.reset()
+        #expect(throws: WrapperError.self) { try connection.commit() }
+        #expect(trace.all.isEmpty)
     }
 }

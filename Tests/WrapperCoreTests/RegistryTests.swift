@@ -137,4 +137,39 @@ struct RegistryTests {
         #expect(failures.all.isEmpty)
         #expect(registry.registeredCodes.count == 201)
     }
+
+    @Test("empty entries in plugins are rejected")
+    func emptyEntries() throws {
+        let registry = try registryWith([("a", .fixed(1)), ("b", .fixed(2))], trace: trace)
+        #expect(throws: WrapperError.self) { try registry.resolveCodes(for: ["plugins": "a,,b"]) }
+        #expect(throws: WrapperError.self) { try registry.resolveCodes(for: ["plugins": "a,"]) }
+        #expect(try registry.resolveCodes(for: ["plugins": " "]).isEmpty)
+    }
+
+    @Test("the default list leaves out host_monitoring_v2 for drivers that cannot abort")
+    func defaultListWithoutAbort() throws {
+        struct NoAbortDriver: DriverDialect {
+            let base = InMemoryDriver()
+            var code: String { "no-abort" }
+            var defaultPort: Int { 1 }
+            func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection { try base.connect(to: host, properties: properties) }
+            func perform(_ call: MethodCall, on connection: any DriverConnection) throws -> CallResult { try base.perform(call, on: connection) }
+            func isClosed(_ connection: any DriverConnection) -> Bool { base.isClosed(connection) }
+            func isInTransaction(_ connection: any DriverConnection) -> Bool { base.isInTransaction(connection) }
+            func close(_ connection: any DriverConnection) { base.close(connection) }
+            func abort(_ connection: any DriverConnection) {}
+            func sessionValue(_ kind: SessionValueKind, of connection: any DriverConnection) throws -> SessionValue { try base.sessionValue(kind, of: connection) }
+            func apply(_ value: SessionValue, to connection: any DriverConnection) throws { try base.apply(value, to: connection) }
+        }
+        let registry = try registryWith(
+            [("initial_connection", .fixed(50)), ("aurora_connection_tracker", .fixed(100)), ("failover_v2", .fixed(410)),
+             ("host_monitoring_v2", .fixed(510))], trace: trace)
+        #expect(try registry.resolveCodes(for: [:], driver: NoAbortDriver()) == ["initial_connection", "aurora_connection_tracker", "failover_v2"])
+        #expect(try registry.resolveCodes(for: [:], driver: InMemoryDriver()).count == 4)
+    }
+
+    @Test("huge weights do not overflow")
+    func hugeWeights() {
+        #expect(PluginRegistry.sortedByWeight(["a", "b"], [.fixed(Int.max), .relativeToPrior]) == ["a", "b"])
+    }
 }

@@ -14,7 +14,7 @@ public final class WrapperConnection: Sendable {
     public let service: PluginService
     @usableFromInline let chain: ErasedChain
     @usableFromInline let busy = Atomic<Bool>(false)
-    private let closed = Atomic<Bool>(false)
+    @usableFromInline let closed = Atomic<Bool>(false)
 
     /// Opens a connection with the plugins named in its properties (`plugins` or `profile_name`).
     ///
@@ -63,7 +63,7 @@ public final class WrapperConnection: Sendable {
         properties: Properties, driver: any DriverDialect, chain: ErasedChain, hostSelectors: HostSelectors,
         logger: Logger = .wrapperNoOp
     ) throws {
-        let service = PluginService(
+        let service = try PluginService(
             driver: driver, chain: chain, properties: properties, hostSelectors: hostSelectors, logger: logger)
         self.service = service
         self.chain = chain
@@ -85,12 +85,26 @@ public final class WrapperConnection: Sendable {
     /// Runs any call through the chain. The typed methods below are shorthands for it.
     @inlinable
     public func perform(_ call: MethodCall) throws -> CallResult {
+        try withExclusiveAccess { try runChain(call) }
+    }
+
+    /// Runs `body` as the connection's one caller; a concurrent caller gets ``WrapperError/Code/concurrentUse``.
+    @inlinable
+    func withExclusiveAccess<Result>(_ body: () throws -> Result) throws -> Result {
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw WrapperError(
                 .concurrentUse,
                 "The connection is already running a call on another thread; use one connection per thread or a pool.")
         }
         defer { busy.store(false, ordering: .releasing) }
+        return try body()
+    }
+
+    @inlinable
+    func runChain(_ call: MethodCall) throws -> CallResult {
+        guard !closed.load(ordering: .relaxed) else {
+            throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
+        }
         return try chain.execute(call, service: service) { call, service in try service.performOnDriver(call) }
     }
 
@@ -146,12 +160,14 @@ public final class WrapperConnection: Sendable {
     public func ping() throws { _ = try perform(MethodCall(.connectionPing)) }
 
     private func changeSession(_ value: SessionValue, _ method: PluginMethod) throws {
-        try service.capturePristine(value.kind)
-        _ = try perform(MethodCall(method, argument: value))
-        service.recordSessionChange(value)
+        try withExclusiveAccess {
+            try service.capturePristine(value.kind)
+            _ = try runChain(MethodCall(method, argument: value))
+            service.recordSessionChange(value)
+        }
     }
 
-    /// Whether a transaction is open.
+    /// Whether a transaction is open, from the state of the last reply (no round trip).
     public var isInTransaction: Bool { service.isInTransaction }
 
     /// The host of the current connection.
@@ -160,17 +176,22 @@ public final class WrapperConnection: Sendable {
     // MARK: Lifecycle
 
     /// Closes the connection through the chain and releases the plugins' resources. Closing twice
-    /// does nothing.
+    /// does nothing. The physical connection is closed even when a plugin's close hook fails.
     public func close() throws {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        defer {
-            chain.plugin.releaseResources()
-            service.clearCurrentConnection()
+        try withExclusiveAccess {
+            guard !closed.load(ordering: .acquiring) else { return }
+            let current = service.currentConnection
+            defer {
+                closed.store(true, ordering: .releasing)
+                chain.plugin.releaseResources()
+                if let current, !service.driver.isClosed(current) { service.driver.close(current) }
+                service.clearCurrentConnection()
+            }
+            _ = try runChain(MethodCall(.connectionClose))
         }
-        _ = try perform(MethodCall(.connectionClose))
     }
 
-    /// Whether ``close()`` was called or the driver reports the connection closed.
+    /// Whether ``close()`` was called or the driver reports the connection closed (no round trip).
     public var isClosed: Bool {
         guard !closed.load(ordering: .acquiring), let connection = service.currentConnection else { return true }
         return service.driver.isClosed(connection)

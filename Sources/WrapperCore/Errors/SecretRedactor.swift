@@ -35,7 +35,11 @@ public enum SecretRedactor {
         while let schemeRange = rest.range(of: "://") {
             result += rest[..<schemeRange.upperBound]
             rest = rest[schemeRange.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "?" }) ?? rest.endIndex
+            // The password may itself hold '/' or '?': the authority ends at the last '@' before a space.
+            let wordEnd = rest.firstIndex(where: { $0 == " " || $0 == "\n" }) ?? rest.endIndex
+            let authorityEnd = rest[..<wordEnd].lastIndex(of: "@").flatMap { at in
+                rest[at...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == " " })
+            } ?? rest[..<wordEnd].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? wordEnd
             let authority = rest[..<authorityEnd]
             if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
                 result += authority[...colon] + "***" + authority[at...]
@@ -54,6 +58,8 @@ public enum SecretRedactor {
             result += rest[..<found.upperBound]
             rest = rest[found.upperBound...]
             var index = rest.startIndex
+            // JSON and quoted keys: skip a closing quote before the separator.
+            if index < rest.endIndex, rest[index] == "\"" || rest[index] == "'" { index = rest.index(after: index) }
             while index < rest.endIndex, rest[index] == " " { index = rest.index(after: index) }
             guard index < rest.endIndex, rest[index] == "=" || rest[index] == ":" else { continue }
             index = rest.index(after: index)

@@ -87,6 +87,8 @@ public final class RoundRobinHostSelector: HostSelector {
             var shared: ClusterState?
             for host in hosts where shared == nil { shared = clusters[host.host] }
             let state = shared ?? ClusterState()
+            // Bounded: a process that sees endless host names does not grow without limit.
+            if clusters.count > 10_000 { clusters.removeAll(keepingCapacity: true) }
             for host in hosts { clusters[host.host] = state }
 
             if let last = state.lastHost, state.remainingRepeats > 0,
@@ -116,14 +118,14 @@ func parseHostWeightPairs(_ text: String, property: String) throws -> [String: I
         let trimmed = String(pair).trimmingWhitespace()
         if trimmed.isEmpty { continue }
         guard let colon = trimmed.lastIndex(of: ":"),
-            let weight = Int(trimmed[trimmed.index(after: colon)...]), weight >= 1,
-            colon != trimmed.startIndex
+            let weight = Int(trimmed[trimmed.index(after: colon)...].trimmingWhitespace()), (1...1_000_000).contains(weight),
+            !trimmed[..<colon].trimmingWhitespace().isEmpty
         else {
             throw WrapperError(
                 .invalidProperty,
-                "Property '\(property)' has an invalid entry '\(trimmed)': expected <host>:<weight> with an integer weight ≥ 1.")
+                "Property '\(property)' has an invalid entry '\(trimmed)': expected <host>:<weight> with an integer weight from 1 to 1000000.")
         }
-        result[String(trimmed[..<colon])] = weight
+        result[trimmed[..<colon].trimmingWhitespace()] = weight
     }
     return result
 }

@@ -23,7 +23,11 @@ public struct ConnectionString: Sendable, Hashable {
     /// Parses `text`, which is either a URL or keyword/value pairs.
     public init(parsing text: String) throws {
         let trimmed = text.trimmingWhitespace()
-        if let schemeEnd = trimmed.firstRange(of: "://") {
+        // A URL only when the text starts with a scheme: `://` inside a keyword value is not one.
+        if let schemeEnd = trimmed.firstRange(of: "://"),
+            trimmed[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }),
+            trimmed.first?.isLetter == true
+        {
             let name = trimmed[..<schemeEnd.lowerBound].lowercased()
             switch name {
             case "postgresql", "postgres": scheme = .postgresql
@@ -31,7 +35,7 @@ public struct ConnectionString: Sendable, Hashable {
             default:
                 throw WrapperError(
                     .malformedConnectionString,
-                    "Unsupported URL scheme '\(name)' at position 0: use postgresql://, postgres://, mysql:// or mariadb://, or keyword=value pairs.")
+                    "Unsupported URL scheme at position 0: use postgresql://, postgres://, mysql:// or mariadb://, or keyword=value pairs.")
             }
             var parser = URLParser(text: trimmed, start: schemeEnd.upperBound)
             properties = try parser.parse()
@@ -74,7 +78,7 @@ private struct KeywordValueParser {
             }
             skipWhitespace()
             guard index < characters.count, characters[index] == "=" else {
-                throw malformed(keyStart, "keyword '\(key)' is not followed by '='; write key=value pairs separated by spaces.")
+                throw malformed(keyStart, "a word is not followed by '='; write key=value pairs separated by spaces and quote values that contain spaces.")
             }
             guard !key.isEmpty else { throw malformed(keyStart, "'=' without a keyword before it.") }
             index += 1
@@ -140,6 +144,10 @@ private struct URLParser {
         let authorityStart = index
         while index < text.count, text[index] != "/", text[index] != "?" { index += 1 }
         let authority = String(text[authorityStart..<index])
+        // An '@' after the authority ended means the user info holds an unescaped '/' or '?'.
+        if let at = text[index...].firstIndex(of: "@"), !text[index..<at].contains("=") {
+            throw malformed(authorityStart, "the user name or password contains '/' or '?'; percent-encode them (%2F, %3F).")
+        }
         var hostPart = Substring(authority)
         var hostOffset = authorityStart
 
@@ -192,7 +200,7 @@ private struct URLParser {
             let query = String(text[index...])
             for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
                 guard let equals = pair.firstIndex(of: "=") else {
-                    throw malformed(pairStart, "query parameter '\(pair)' has no '='; write key=value.")
+                    throw malformed(pairStart, "a query parameter has no '='; write key=value.")
                 }
                 let rawKey = try percentDecode(pair[..<equals], at: pairStart, what: "parameter name")
                 guard !rawKey.isEmpty else { throw malformed(pairStart, "query parameter without a name.") }

@@ -142,8 +142,8 @@ extension PropertyDefinition where Value == Int? {
 extension PropertyDefinition where Value == Double? {
     /// An optional number of seconds (fractions allowed), at least zero.
     public static func optionalSeconds(_ name: String, _ description: String) -> Self {
-        Self(name, default: nil, description: description, expectation: "a number of seconds ≥ 0",
-             parse: { Double($0).flatMap { $0 >= 0 && $0.isFinite ? .some($0) : nil } },
+        Self(name, default: nil, description: description, expectation: "a number of seconds from 0 to 1000000",
+             parse: { Double($0).flatMap { $0 >= 0 && $0 <= 1_000_000 ? .some($0) : nil } },
              format: { $0.map { String($0) } ?? "" })
     }
 }

@@ -5,6 +5,9 @@ public enum WrapperProperties {
     /// The reference's default plugin list, used when `plugins` is absent.
     public static let defaultPluginList = "initial_connection,aurora_connection_tracker,failover_v2,host_monitoring_v2"
 
+    /// The default list for drivers that cannot abort a connection: without `host_monitoring_v2`.
+    public static let defaultPluginListWithoutAbort = "initial_connection,aurora_connection_tracker,failover_v2"
+
     /// Comma-separated plugin codes; absent means ``defaultPluginList``, empty means no plugins.
     public static let plugins = PropertyDefinition<String?>.optionalString(
         "plugins", "Comma separated list of connection plugin codes.")
@@ -38,14 +41,14 @@ public enum WrapperProperties {
         "tcp_keepalive", "Enable TCP keepalive functionality.")
     /// Seconds before the first keepalive probe.
     public static let tcpKeepaliveTime = PropertyDefinition<Int?>.optionalInt(
-        "tcp_keepalive_time", in: 0...Int.max, "Number of seconds to wait before sending an initial keepalive probe.")
+        "tcp_keepalive_time", in: 0...Int(Int32.max), "Number of seconds to wait before sending an initial keepalive probe.")
     /// Seconds between keepalive probes.
     public static let tcpKeepaliveInterval = PropertyDefinition<Int?>.optionalInt(
-        "tcp_keepalive_interval", in: 0...Int.max,
+        "tcp_keepalive_interval", in: 0...Int(Int32.max),
         "Number of seconds to wait before sending additional keepalive probes after the initial probe has been sent.")
     /// Keepalive probes before the connection is dead.
     public static let tcpKeepaliveProbes = PropertyDefinition<Int?>.optionalInt(
-        "tcp_keepalive_probes", in: 0...Int.max,
+        "tcp_keepalive_probes", in: 0...Int(Int32.max),
         "Number of keepalive probes to send before concluding that the connection is invalid.")
 
     /// Carry session state to a new connection on a switch.
@@ -61,7 +64,7 @@ public enum WrapperProperties {
 
     /// Weight of hosts not listed in `round_robin_host_weight_pairs`.
     public static let roundRobinDefaultWeight = PropertyDefinition<Int>.int(
-        "round_robin_default_weight", default: 1, in: 1...Int.max,
+        "round_robin_default_weight", default: 1, in: 1...1_000_000,
         "The default weight for any hosts that have not been configured with the `round_robin_host_weight_pairs` parameter.")
     /// `host:weight` pairs for the round-robin strategy.
     public static let roundRobinHostWeightPairs = PropertyDefinition<String>.string(
@@ -69,7 +72,7 @@ public enum WrapperProperties {
         "Comma separated list of database host-weight pairs in the format of `<host>:<weight>`.")
     /// Weight of hosts not listed in `weighted_random_host_weight_pairs`.
     public static let weightedRandomDefaultWeight = PropertyDefinition<Int>.int(
-        "weighted_random_default_weight", default: 1, in: 1...Int.max,
+        "weighted_random_default_weight", default: 1, in: 1...1_000_000,
         "The default weight for any hosts that have not been configured with the `weighted_random_host_weight_pairs` parameter.")
     /// `host:weight` pairs for the weighted-random strategy.
     public static let weightedRandomHostWeightPairs = PropertyDefinition<String>.string(
@@ -88,7 +91,7 @@ public enum WrapperProperties {
         "A unique identifier for the cluster. Connections with the same cluster id share a cluster topology cache.")
     /// Timeout of the wrapper's own queries.
     public static let auxiliaryQueryTimeoutSec = PropertyDefinition<Int>.int(
-        "auxiliary_query_timeout_sec", default: 5, in: 1...Int.max,
+        "auxiliary_query_timeout_sec", default: 5, in: 1...86_400,
         "Network timeout, in seconds, used for auxiliary queries to the database.")
 
     /// Every core property, for documentation.

@@ -99,14 +99,23 @@ public final class PluginRegistry: Sendable {
     /// `auto_sort_wrapper_plugin_order` is false.
     ///
     /// - Throws: ``WrapperError`` for unknown, unavailable or duplicate codes and unknown profiles.
-    public func resolveCodes(for properties: Properties) throws -> [String] {
+    /// When `plugins` is absent and the driver cannot abort a connection, the default list leaves
+    /// out `host_monitoring_v2`, as the reference does for such drivers.
+    public func resolveCodes(for properties: Properties, driver: (any DriverDialect)? = nil) throws -> [String] {
         if let name = try properties.value(WrapperProperties.profileName) {
             let codes = try requireProfile(name).plugins
             try validate(codes)
             return codes
         }
-        let list = try properties.value(WrapperProperties.plugins) ?? WrapperProperties.defaultPluginList
-        let codes = list.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        var list = try properties.value(WrapperProperties.plugins) ?? WrapperProperties.defaultPluginList
+        if properties["plugins"] == nil, let driver, !driver.supportsAbort {
+            list = WrapperProperties.defaultPluginListWithoutAbort
+        }
+        var codes = list.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
+        if codes.allSatisfy(\.isEmpty) { codes = [] }
+        if codes.contains(where: \.isEmpty) {
+            throw WrapperError(.unknownPlugin, "Property 'plugins' has an empty entry: remove the extra comma (plugins=a,b).")
+        }
         try validate(codes)
         guard try properties.value(WrapperProperties.autoSortPluginOrder) else { return codes }
         let weights = try codes.map { code in
@@ -122,7 +131,7 @@ public final class PluginRegistry: Sendable {
         let resolved = weights.map { weight -> Int in
             switch weight {
             case .fixed(let value): last = value
-            case .relativeToPrior: last += 1
+            case .relativeToPrior: last = last == Int.max ? last : last + 1
             }
             return last
         }
@@ -138,7 +147,7 @@ public final class PluginRegistry: Sendable {
         -> DynamicPluginChain
     {
         let properties = try effectiveProperties(properties)
-        let codes = try resolveCodes(for: properties)
+        let codes = try resolveCodes(for: properties, driver: driver)
         let context = PluginFactoryContext(properties: properties, driver: driver, logger: logger)
         let plugins = try codes.map { try factory(for: $0).make(context) }
         return DynamicPluginChain(plugins)

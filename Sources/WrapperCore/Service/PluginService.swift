@@ -19,6 +19,11 @@ public final class PluginService: Sendable {
     public let hostSelectors: HostSelectors
     @usableFromInline let chain: ErasedChain
     private let state: LockedValue<State>
+    private let transferSessionState: Bool
+    private let resetSessionStateOnClose: Bool
+    private let rollbackOnSwitch: Bool
+    /// How long a host that failed to connect is treated as unavailable.
+    public let unavailableHostExpiry: Duration
 
     struct State: @unchecked Sendable {
         // DriverConnection is Sendable; the dictionary values are Sendable by construction.
@@ -30,15 +35,22 @@ public final class PluginService: Sendable {
         var hostListProvider: (any HostListProvider)?
         var initialHost: HostInfo?
         var sessionState = SessionState()
-        var unavailable: Set<String> = []
+        var unavailable: [String: ContinuousClock.Instant] = [:]
         var pluginStates: [ObjectIdentifier: AnyObject] = [:]
     }
 
     /// Creates the service of one connection.
+    ///
+    /// - Throws: ``WrapperError`` for invalid session-state properties, so a typo surfaces at open
+    ///   rather than in the middle of a failover.
     public init(
         driver: any DriverDialect, chain: ErasedChain, properties: Properties, hostSelectors: HostSelectors,
-        logger: Logger
-    ) {
+        logger: Logger, unavailableHostExpiry: Duration = .seconds(30)
+    ) throws {
+        self.transferSessionState = try properties.value(WrapperProperties.transferSessionStateOnSwitch)
+        self.resetSessionStateOnClose = try properties.value(WrapperProperties.resetSessionStateOnClose)
+        self.rollbackOnSwitch = try properties.value(WrapperProperties.rollbackOnSwitch)
+        self.unavailableHostExpiry = unavailableHostExpiry
         self.driver = driver
         self.chain = chain
         self.properties = properties
@@ -63,40 +75,73 @@ public final class PluginService: Sendable {
         }
     }
 
-    /// Makes `connection` current. On a switch, carries the session state to it, rolls back the
-    /// old connection's open transaction (`rollback_on_switch`), notifies the plugins and, unless one
-    /// asks to preserve it, restores the old connection's pristine session state and closes it.
+    /// Makes `connection` current. On a switch, carries the session state to it (recording its own
+    /// pristine values first), rolls back the old connection's open transaction
+    /// (`rollback_on_switch`), notifies the plugins and, unless one asks to preserve it, restores the
+    /// old connection's pristine session state and closes it.
+    ///
+    /// If the session state cannot be carried over, the old connection stays current, the new one
+    /// is closed, and the error is thrown.
     public func setCurrentConnection(_ connection: any DriverConnection, host: HostInfo) throws {
-        let previous = state.withLock { state -> (any DriverConnection)? in
-            let old = state.currentConnection
-            state.currentConnection = connection
-            state.currentHost = host
-            if old == nil { state.sessionState.reset() }
-            return old
+        let (previous, previousHost) = state.withLock { state -> ((any DriverConnection)?, HostInfo?) in
+            (state.currentConnection, state.currentHost)
         }
         guard let old = previous else {
+            state.withLock { state in
+                state.currentConnection = connection
+                state.currentHost = host
+                state.sessionState.reset()
+            }
             _ = chain.plugin.notifyConnectionChanged([.initialConnection], service: self)
             return
         }
-        guard old !== connection else { return }
+        guard old !== connection else {
+            state.withLock { $0.currentHost = host }
+            return
+        }
 
-        let sessionState = state.withLock { $0.sessionState }
-        if try properties.value(WrapperProperties.transferSessionStateOnSwitch) {
-            for value in sessionState.changedValues { try driver.apply(value, to: connection) }
+        let oldSessionState = state.withLock { $0.sessionState }
+        var newSessionState = oldSessionState
+        if transferSessionState {
+            do {
+                newSessionState = try transfer(oldSessionState, to: connection)
+            } catch {
+                driver.close(connection)
+                throw error
+            }
         }
         let oldWasInTransaction = !driver.isClosed(old) && driver.isInTransaction(old)
-        if oldWasInTransaction, try properties.value(WrapperProperties.rollbackOnSwitch) {
+        state.withLock { state in
+            state.currentConnection = connection
+            state.currentHost = host
+            state.sessionState = newSessionState
+        }
+        if oldWasInTransaction, rollbackOnSwitch {
             do { _ = try driver.perform(MethodCall(.connectionRollback), on: old) } catch {
                 logger.debug("Rollback of the replaced connection failed", metadata: ["error": "\(WrapperError.redactedDescription(of: error))"])
             }
         }
         let action = chain.plugin.notifyConnectionChanged([.connectionObjectChanged], service: self)
         if action != .preserve, !driver.isClosed(old) {
-            if try properties.value(WrapperProperties.resetSessionStateOnClose) {
-                for value in sessionState.pristineValuesToRestore { try? driver.apply(value, to: old) }
+            if resetSessionStateOnClose {
+                for value in oldSessionState.pristineValuesToRestore { try? driver.apply(value, to: old) }
             }
             driver.close(old)
         }
+        logger.debug("Switched connection", metadata: [
+            "from": "\(previousHost?.hostAndPort ?? "?")", "to": "\(host.hostAndPort)",
+        ])
+    }
+
+    /// Applies the changed settings to `connection`, with its own values before them as pristine.
+    private func transfer(_ sessionState: SessionState, to connection: any DriverConnection) throws -> SessionState {
+        var transferred = SessionState()
+        for value in sessionState.changedValues {
+            transferred.setPristine(try driver.sessionValue(value.kind, of: connection))
+            try driver.apply(value, to: connection)
+            transferred.set(value)
+        }
+        return transferred
     }
 
     /// Forgets the current connection (after the wrapper closed it).
@@ -137,17 +182,25 @@ public final class PluginService: Sendable {
 
     private static func applyAvailability(_ hosts: [HostInfo], _ state: State) -> [HostInfo] {
         guard !state.unavailable.isEmpty else { return hosts }
+        let now = ContinuousClock.now
         return hosts.map { host in
             var host = host
-            if !host.allAliases.isDisjoint(with: state.unavailable) { host.availability = .unavailable }
+            if host.allAliases.contains(where: { state.unavailable[$0].map { now < $0 } ?? false }) {
+                host.availability = .unavailable
+            }
             return host
         }
     }
 
-    /// Marks every host known by one of `aliases` as (un)available; ``hosts`` reflects it.
+    /// Marks every host known by one of `aliases` as (un)available; ``hosts`` reflects it. An
+    /// unavailable mark expires after ``unavailableHostExpiry``, so one failure does not exclude a
+    /// host for the life of the connection.
     public func setAvailability(_ availability: HostAvailability, forAliases aliases: Set<String>) {
+        let expiry = ContinuousClock.now + unavailableHostExpiry
         state.withLock { state in
-            if availability == .unavailable { state.unavailable.formUnion(aliases) } else { state.unavailable.subtract(aliases) }
+            for alias in aliases {
+                if availability == .unavailable { state.unavailable[alias] = expiry } else { state.unavailable[alias] = nil }
+            }
         }
     }
 
@@ -254,7 +307,8 @@ public final class PluginService: Sendable {
 
     /// Whether a plugin or the built-in selectors implement `strategy`.
     public func acceptsStrategy(_ strategy: String, role: HostRole) -> Bool {
-        chain.plugin.acceptsStrategy(strategy, role: role, service: self) || hostSelectors.selector(for: strategy) != nil
+        guard role != .unknown else { return false }
+        return chain.plugin.acceptsStrategy(strategy, role: role, service: self) || hostSelectors.selector(for: strategy) != nil
     }
 
     /// A host chosen by `strategy` among `hosts` (default: ``hosts``): the first plugin that
@@ -298,11 +352,15 @@ public final class PluginService: Sendable {
 
     /// Per-connection state of a plugin, created on first use. Plugin values are shared between
     /// connections; their mutable state lives here.
+    ///
+    /// State is keyed by its type: two plugins that use the same state type share it.
     public func state<T: AnyObject & Sendable>(_ type: T.Type, create: () -> T) -> T {
-        state.withLock { state in
-            let key = ObjectIdentifier(type)
-            if let existing = state.pluginStates[key] as? T { return existing }
-            let created = create()
+        let key = ObjectIdentifier(type)
+        if let existing = state.withLock({ $0.pluginStates[key] as? T }) { return existing }
+        // Created outside the lock, so `create` may use the service.
+        let created = create()
+        return state.withLock { state in
+            if let raced = state.pluginStates[key] as? T { return raced }
             state.pluginStates[key] = created
             return created
         }

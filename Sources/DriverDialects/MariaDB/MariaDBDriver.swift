@@ -1,0 +1,331 @@
+import CMariaDB
+import Foundation
+import Glibc
+import WrapperCore
+
+/// The MySQL and MariaDB driver dialect over MariaDB Connector/C.
+///
+/// Statements with parameters run as server-side prepared statements (`mysql_stmt_*`); those
+/// without run through the text protocol. Rows are read one by one from the server
+/// (`mysql_use_result` / unbuffered `mysql_stmt_fetch`), so large results are streamed. Timeouts are
+/// Connector/C's whole seconds (rounded up); abort shuts the socket down from any thread.
+public struct MariaDBDriver: DriverDialect {
+    /// Creates the dialect.
+    public init() {}
+
+    public var code: String { "mariadb" }
+    public var defaultPort: Int { 3306 }
+    public var supportsAbort: Bool { true }
+
+    public var networkBoundMethods: PluginMethods {
+        [.connectionCommit, .connectionAutocommit, .connectionAutocommitSetter, .connectionIsReadOnly,
+         .connectionSetReadOnly, .connectionRollback, .connectionClose, .connectionCursor, .cursorClose,
+         .cursorExecute, .cursorExecuteMany, .cursorFetchOne, .cursorFetchMany, .cursorFetchAll,
+         .connectionIsolationLevel, .connectionSetIsolationLevel, .connectionSchema, .connectionSetSchema, .connectionPing]
+    }
+
+    // MARK: Connecting
+
+    public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
+        guard let handle = mysql_init(nil) else {
+            throw WrapperError(.driver, "MariaDB Connector/C could not allocate a connection (out of memory).")
+        }
+        do {
+            try configure(handle, properties)
+            let user = try properties.value(WrapperProperties.user)
+            let password = try properties.value(WrapperProperties.password)
+            let database = try properties.value(WrapperProperties.database)
+            let port = UInt32(host.isPortSpecified ? host.port : defaultPort)
+            guard mysql_real_connect(handle, host.host, user, password, database, port, nil, 0) != nil else {
+                throw connectError(handle, host)
+            }
+            let connection = MariaDBConnection(
+                handle: handle, host: host, statementTimeout: try properties.value(WrapperProperties.socketTimeout))
+            try applyKeepalive(connection.socket, properties)
+            return connection
+        } catch {
+            mysql_close(handle)
+            throw error
+        }
+    }
+
+    private func configure(_ handle: UnsafeMutablePointer<MYSQL>, _ properties: Properties) throws {
+        func seconds(_ value: Double?) -> UInt32? { value.map { UInt32(clamping: Int(max(1, $0.rounded(.up)))) } }
+        if var timeout = seconds(try properties.value(WrapperProperties.connectTimeout)) {
+            mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
+        }
+        if var timeout = seconds(try properties.value(WrapperProperties.socketTimeout)) {
+            mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &timeout)
+            mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout)
+        }
+        mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        mysql_options4(handle, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", try properties.value(DriverProperties.applicationName))
+        let mode = try properties.value(DriverProperties.sslMode)
+        let ca = try properties.value(DriverProperties.sslCA)
+        switch mode {
+        case .disable, .prefer:
+            break
+        case .require, .verifyCA, .verifyFull:
+            var on: my_bool = 1
+            mysql_options(handle, MYSQL_OPT_SSL_ENFORCE, &on)
+            if mode != .require {
+                guard let ca else {
+                    throw WrapperError(.invalidProperty, "ssl_mode=\(mode.rawValue) needs ssl_ca: the path of the CA certificate that signed the server's.")
+                }
+                mysql_options(handle, MYSQL_OPT_SSL_CA, ca)
+                // Connector/C checks the host name whenever it verifies, so verify-ca acts as verify-full.
+                mysql_options(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on)
+            }
+        }
+        if let cert = try properties.value(DriverProperties.sslCert) { mysql_options(handle, MYSQL_OPT_SSL_CERT, cert) }
+        if let key = try properties.value(DriverProperties.sslKey) { mysql_options(handle, MYSQL_OPT_SSL_KEY, key) }
+    }
+
+    private func applyKeepalive(_ socket: Int32, _ properties: Properties) throws {
+        guard socket >= 0, let enabled = try properties.value(WrapperProperties.tcpKeepalive) else { return }
+        var flag: Int32 = enabled ? 1 : 0
+        setsockopt(socket, SOL_SOCKET, SO_KEEPALIVE, &flag, socklen_t(MemoryLayout<Int32>.size))
+        guard enabled else { return }
+        let options: [(Int32, Int?)] = [
+            (TCP_KEEPIDLE, try properties.value(WrapperProperties.tcpKeepaliveTime)),
+            (TCP_KEEPINTVL, try properties.value(WrapperProperties.tcpKeepaliveInterval)),
+            (TCP_KEEPCNT, try properties.value(WrapperProperties.tcpKeepaliveProbes)),
+        ]
+        for (option, value) in options {
+            guard var value = value.map({ Int32(clamping: $0) }) else { continue }
+            setsockopt(socket, Int32(IPPROTO_TCP), option, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    private func connectError(_ handle: UnsafeMutablePointer<MYSQL>, _ host: HostInfo) -> WrapperError {
+        let number = Int(mysql_errno(handle))
+        let sqlState = String(cString: mysql_sqlstate(handle))
+        let message = SecretRedactor.redact(String(cString: mysql_error(handle)))
+        let classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: message)
+        let code: WrapperError.Code =
+            classification.contains(.login) ? .login : (number == 2026 ? .driver : .network)
+        return WrapperError(code, "Could not connect to \(host.hostAndPort): \(message)", sqlState: sqlState, driverCode: number)
+    }
+
+    // MARK: Calls
+
+    public func perform(_ call: MethodCall, on driverConnection: any DriverConnection) throws -> CallResult {
+        let connection = try own(driverConnection)
+        if connection.wasAborted { throw abortedError(connection) }
+        switch call.method {
+        case .cursorExecute, .cursorExecuteMany, .cursorFetchAll:
+            return .rows(try run(connection, call.sql, call.binds))
+        case .connectionCommit:
+            try check(connection, mysql_commit(connection.handle) == 0)
+            return .void
+        case .connectionRollback:
+            try check(connection, mysql_rollback(connection.handle) == 0)
+            return .void
+        case .connectionAutocommit:
+            return .bool(connection.serverStatus & 2 != 0)
+        case .connectionIsReadOnly:
+            return .bool(try readOnly(connection))
+        case .connectionIsolationLevel, .connectionSchema:
+            return .session(try sessionValue(call.method == .connectionSchema ? .schema : .isolation, of: connection))
+        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
+            guard let value = call.argument else {
+                throw WrapperError(.internalError, "\(call.method) was called without a value.")
+            }
+            try apply(value, to: connection)
+            return .void
+        case .connectionPing:
+            try check(connection, mysql_ping(connection.handle) == 0)
+            return .void
+        case .connectionClose:
+            connection.finish()
+            return .void
+        case .connectionIsClosed:
+            return .bool(connection.isClosed)
+        default:
+            throw WrapperError(.unsupportedOperation, "The MariaDB driver does not implement \(call.method).")
+        }
+    }
+
+    /// Runs a statement, calling `onRow` for each row as it arrives instead of collecting them.
+    public func stream(
+        _ sql: String, _ binds: [DatabaseValue], on driverConnection: any DriverConnection,
+        onRow: ([DatabaseValue]) throws -> Void
+    ) throws -> QueryResult {
+        let connection = try own(driverConnection)
+        return try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+    }
+
+    func run(
+        _ connection: MariaDBConnection, _ sql: String, _ binds: [DatabaseValue],
+        onRow: (([DatabaseValue]) throws -> Void)? = nil
+    ) throws -> QueryResult {
+        if connection.wasAborted { throw abortedError(connection) }
+        if binds.isEmpty { return try runText(connection, sql, onRow: onRow) }
+        return try MariaDBStatement.run(connection, sql, binds, onRow: onRow, error: { self.failure(connection, statement: $0) })
+    }
+
+    private func runText(
+        _ connection: MariaDBConnection, _ sql: String, onRow: (([DatabaseValue]) throws -> Void)?
+    ) throws -> QueryResult {
+        let handle = connection.handle
+        let bytes = Array(sql.utf8)
+        try check(connection, bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mysql_real_query(handle, $0.baseAddress, UInt(buffer.count)) } == 0
+        })
+        var result = QueryResult()
+        var first = true
+        repeat {
+            if let set = mysql_use_result(handle) {
+                defer { mysql_free_result(set) }
+                let count = Int(mysql_num_fields(set))
+                let fields = UnsafeBufferPointer(start: mysql_fetch_fields(set), count: count)
+                if first { result.columns = fields.map { String(cString: $0.name) } }
+                var failure: (any Error)?
+                while let row = mysql_fetch_row(set) {
+                    guard let lengths = mysql_fetch_lengths(set) else { break }
+                    let values = (0..<count).map { index -> DatabaseValue in
+                        guard let cell = row[index] else { return .null }
+                        let data = UnsafeRawBufferPointer(start: cell, count: Int(lengths[index]))
+                        return MariaDBValues.decode(data, field: fields[index])
+                    }
+                    if let onRow {
+                        // Keep reading after a failing handler so the connection stays in sync.
+                        if failure == nil { do { try onRow(values) } catch { failure = error } }
+                    } else if first {
+                        result.rows.append(values)
+                    }
+                }
+                try check(connection, mysql_errno(handle) == 0)
+                if let failure { throw failure }
+            } else {
+                try check(connection, mysql_field_count(handle) == 0)
+                if first { result.affectedRows = Int(truncatingIfNeeded: mysql_affected_rows(handle)) }
+            }
+            first = false
+            let next = mysql_next_result(handle)
+            if next > 0 { throw failure(connection, statement: nil) }
+            if next != 0 { break }
+        } while true
+        return result
+    }
+
+    private func check(_ connection: MariaDBConnection, _ success: Bool) throws {
+        if !success { throw failure(connection, statement: nil) }
+    }
+
+    private func abortedError(_ connection: MariaDBConnection) -> WrapperError {
+        WrapperError(.network, "The connection to \(connection.host.hostAndPort) was aborted.", sqlState: "08S01")
+    }
+
+    /// The error of the connection or of a prepared statement.
+    func failure(_ connection: MariaDBConnection, statement: UnsafeMutablePointer<MYSQL_STMT>?) -> WrapperError {
+        if connection.wasAborted { return abortedError(connection) }
+        let number: Int
+        let sqlState: String
+        let message: String
+        if let stmt = statement {
+            number = Int(mysql_stmt_errno(stmt))
+            sqlState = String(cString: mysql_stmt_sqlstate(stmt))
+            message = String(cString: mysql_stmt_error(stmt))
+        } else {
+            number = Int(mysql_errno(connection.handle))
+            sqlState = String(cString: mysql_sqlstate(connection.handle))
+            message = String(cString: mysql_error(connection.handle))
+        }
+        let redacted = SecretRedactor.redact(message)
+        let classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: redacted)
+        var code: WrapperError.Code =
+            classification.contains(.network) ? .network
+            : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
+        if number == 2013, connection.statementTimeout != nil, redacted.lowercased().contains("timeout") || redacted.contains("read") {
+            code = .timeout
+        }
+        return WrapperError(code, redacted, sqlState: sqlState, driverCode: number)
+    }
+
+    // MARK: State
+
+    public func isClosed(_ connection: any DriverConnection) -> Bool {
+        (connection as? MariaDBConnection)?.isClosed ?? true
+    }
+
+    public func isInTransaction(_ connection: any DriverConnection) -> Bool {
+        guard let connection = connection as? MariaDBConnection else { return false }
+        return connection.serverStatus & 1 != 0
+    }
+
+    public func close(_ connection: any DriverConnection) { (connection as? MariaDBConnection)?.finish() }
+
+    public func abort(_ connection: any DriverConnection) { (connection as? MariaDBConnection)?.abort() }
+
+    private func readOnly(_ connection: MariaDBConnection) throws -> Bool {
+        try variable(connection, "transaction_read_only", fallback: "tx_read_only") == "1"
+    }
+
+    /// A session variable, trying MySQL's newer name first and MariaDB's older one next.
+    private func variable(_ connection: MariaDBConnection, _ name: String, fallback: String) throws -> String {
+        do {
+            return try scalar(connection, "SELECT @@session.\(name)")
+        } catch let error as WrapperError where error.driverCode == 1193 {
+            return try scalar(connection, "SELECT @@session.\(fallback)")
+        }
+    }
+
+    public func sessionValue(_ kind: SessionValueKind, of driverConnection: any DriverConnection) throws -> SessionValue {
+        let connection = try own(driverConnection)
+        switch kind {
+        case .autocommit:
+            return .autocommit(connection.serverStatus & 2 != 0)
+        case .readOnly:
+            return .readOnly(try readOnly(connection))
+        case .isolation:
+            let text = try variable(connection, "transaction_isolation", fallback: "tx_isolation")
+                .replacingOccurrences(of: "-", with: " ").uppercased()
+            guard let level = IsolationLevel(rawValue: text) else {
+                throw WrapperError(.driver, "The server reported an unknown isolation level '\(text)'.")
+            }
+            return .isolation(level)
+        case .schema:
+            return .schema(try scalar(connection, "SELECT DATABASE()"))
+        }
+    }
+
+    public func apply(_ value: SessionValue, to driverConnection: any DriverConnection) throws {
+        let connection = try own(driverConnection)
+        switch value {
+        case .autocommit(let on):
+            try check(connection, mysql_autocommit(connection.handle, on ? 1 : 0) == 0)
+        case .readOnly(let on):
+            _ = try run(connection, "SET SESSION TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [])
+        case .isolation(let level):
+            _ = try run(connection, "SET SESSION TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
+        case .schema(let schema):
+            try check(connection, mysql_select_db(connection.handle, schema) == 0)
+        }
+    }
+
+    private func scalar(_ connection: MariaDBConnection, _ sql: String) throws -> String {
+        guard let value = try run(connection, sql, []).rows.first?.first else {
+            throw WrapperError(.driver, "'\(sql)' returned no value.")
+        }
+        return value.isNull ? "" : value.description
+    }
+
+    public func classify(_ error: any Error) -> ErrorClassification {
+        guard let error = error as? WrapperError else { return [] }
+        switch error.code {
+        case .network, .timeout: return .network
+        case .login: return .login
+        case .readOnly: return .readOnly
+        default:
+            return MySQLErrorClassifier.classify(errorNumber: error.driverCode ?? 0, sqlState: error.sqlState, message: error.message)
+        }
+    }
+
+    private func own(_ connection: any DriverConnection) throws -> MariaDBConnection {
+        guard let connection = connection as? MariaDBConnection else {
+            throw WrapperError(.internalError, "A connection of another driver was passed to the MariaDB driver.")
+        }
+        return connection
+    }
+}

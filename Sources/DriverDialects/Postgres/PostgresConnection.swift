@@ -1,0 +1,57 @@
+import CLibPQ
+import Glibc
+import Synchronization
+import WrapperCore
+
+/// A libpq connection owned by one thread at a time; only ``abort()`` may come from another.
+///
+/// `@unchecked Sendable`: the handle is used by the owning caller only (the wrapper enforces one
+/// caller at a time); the lifecycle flags that ``abort()`` reads are behind a lock, so a socket is
+/// never shut down after `PQfinish` released it.
+public final class PostgresConnection: DriverConnection, @unchecked Sendable {
+    let handle: OpaquePointer
+    let host: HostInfo
+    /// Emulated autocommit: libpq has none, so `BEGIN` is sent before the first statement when off.
+    var autocommit = true
+    let statementTimeout: Double?
+    /// The socket, read once after connecting (it does not change afterwards).
+    let socket: Int32
+    private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
+
+    init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?) {
+        self.handle = handle
+        self.host = host
+        self.statementTimeout = statementTimeout
+        self.socket = PQsocket(handle)
+    }
+
+    deinit {
+        finish()
+    }
+
+    /// Whether ``abort()`` interrupted the connection.
+    var wasAborted: Bool { lifecycle.withLock { $0.aborted } }
+
+    /// Whether the connection was closed or broke.
+    var isClosed: Bool {
+        lifecycle.withLock { $0.closed || $0.aborted } || PQstatus(handle) == CONNECTION_BAD
+    }
+
+    /// Frees the handle; only from the owning thread.
+    func finish() {
+        let shouldFinish = lifecycle.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if shouldFinish { PQfinish(handle) }
+    }
+
+    /// Shuts the socket down so a blocked call returns; safe from any thread.
+    func abort() {
+        lifecycle.withLock { state in
+            guard !state.closed, !state.aborted else { return }
+            state.aborted = true
+            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+import CLibPQ
+import Foundation
+import WrapperCore
+
+/// The PostgreSQL driver dialect over libpq.
+///
+/// Connects with `PQconnectStartParams`/`PQconnectPoll` under its own deadline (`connect_timeout`,
+/// fractions allowed, unlike libpq's whole seconds), runs statements through the extended protocol
+/// (`PQsendQueryParams`: bound parameters, an unnamed prepared statement) under `socket_timeout`,
+/// streams rows in single-row mode, and aborts from any thread by shutting the socket down.
+public struct PostgresDriver: DriverDialect {
+    /// Creates the dialect.
+    public init() {}
+
+    public var code: String { "libpq" }
+    public var defaultPort: Int { 5432 }
+    public var supportsAbort: Bool { true }
+
+    public var networkBoundMethods: PluginMethods {
+        [.connectionCommit, .connectionAutocommit, .connectionAutocommitSetter, .connectionIsReadOnly,
+         .connectionSetReadOnly, .connectionRollback, .connectionClose, .connectionCursor, .cursorClose,
+         .cursorCallProc, .cursorExecute, .cursorExecuteMany, .cursorFetchOne, .cursorFetchMany, .cursorFetchAll,
+         .connectionIsolationLevel, .connectionSetIsolationLevel, .connectionSchema, .connectionSetSchema, .connectionPing]
+    }
+
+    // MARK: Connecting
+
+    /// The libpq keywords for a host and the wrapper properties.
+    public func connectionKeywords(host: HostInfo, properties: Properties) throws -> [(String, String)] {
+        var keywords: [(String, String)] = [
+            ("host", host.host), ("port", String(host.isPortSpecified ? host.port : defaultPort)),
+        ]
+        if let user = try properties.value(WrapperProperties.user) { keywords.append(("user", user)) }
+        if let password = try properties.value(WrapperProperties.password) { keywords.append(("password", password)) }
+        if let database = try properties.value(WrapperProperties.database) { keywords.append(("dbname", database)) }
+        if let keepalive = try properties.value(WrapperProperties.tcpKeepalive) {
+            keywords.append(("keepalives", keepalive ? "1" : "0"))
+        }
+        if let idle = try properties.value(WrapperProperties.tcpKeepaliveTime) { keywords.append(("keepalives_idle", String(idle))) }
+        if let interval = try properties.value(WrapperProperties.tcpKeepaliveInterval) {
+            keywords.append(("keepalives_interval", String(interval)))
+        }
+        if let count = try properties.value(WrapperProperties.tcpKeepaliveProbes) { keywords.append(("keepalives_count", String(count))) }
+        let mode = try properties.value(DriverProperties.sslMode)
+        keywords.append(("sslmode", mode.rawValue))
+        if let ca = try properties.value(DriverProperties.sslCA) { keywords.append(("sslrootcert", ca)) }
+        if let cert = try properties.value(DriverProperties.sslCert) { keywords.append(("sslcert", cert)) }
+        if let key = try properties.value(DriverProperties.sslKey) { keywords.append(("sslkey", key)) }
+        if (mode == .verifyCA || mode == .verifyFull), try properties.value(DriverProperties.sslCA) == nil {
+            throw WrapperError(.invalidProperty, "ssl_mode=\(mode.rawValue) needs ssl_ca: the path of the CA certificate that signed the server's.")
+        }
+        keywords.append(("application_name", try properties.value(DriverProperties.applicationName)))
+        // The wrapper enforces the connect deadline itself; libpq's own is a floor of 2 s.
+        return keywords
+    }
+
+    public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
+        let keywords = try connectionKeywords(host: host, properties: properties)
+        let deadline = SocketWait.deadline(after: try properties.value(WrapperProperties.connectTimeout))
+        let statementTimeout = try properties.value(WrapperProperties.socketTimeout)
+        let handle = try withCStrings(keywords.map(\.0)) { keys in
+            try withCStrings(keywords.map(\.1)) { values -> OpaquePointer in
+                guard let handle = PQconnectStartParams(keys, values, 0) else {
+                    throw WrapperError(.driver, "libpq could not allocate a connection (out of memory).")
+                }
+                return handle
+            }
+        }
+        do {
+            try completeConnect(handle, host: host, deadline: deadline)
+        } catch {
+            PQfinish(handle)
+            throw error
+        }
+        return PostgresConnection(handle: handle, host: host, statementTimeout: statementTimeout)
+    }
+
+    private func completeConnect(_ handle: OpaquePointer, host: HostInfo, deadline: ContinuousClock.Instant?) throws {
+        if PQstatus(handle) == CONNECTION_BAD { throw connectError(handle, host) }
+        var status = PGRES_POLLING_WRITING
+        while true {
+            switch status {
+            case PGRES_POLLING_OK:
+                return
+            case PGRES_POLLING_FAILED:
+                throw connectError(handle, host)
+            case PGRES_POLLING_READING, PGRES_POLLING_WRITING:
+                do {
+                    try SocketWait.wait(PQsocket(handle), for: status == PGRES_POLLING_READING ? .read : .write,
+                                        until: deadline, what: "Connecting to \(host.hostAndPort)")
+                } catch let error as WrapperError where error.code == .timeout {
+                    throw WrapperError(.timeout, "\(error.message) Raise connect_timeout if the server is slow to answer.")
+                }
+            default:
+                break
+            }
+            status = PQconnectPoll(handle)
+        }
+    }
+
+    private func connectError(_ handle: OpaquePointer, _ host: HostInfo) -> WrapperError {
+        let message = SecretRedactor.redact(String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines))
+        let lower = message.lowercased()
+        if lower.contains("password authentication failed") || lower.contains("no password supplied")
+            || lower.contains("pam authentication failed") || lower.contains("does not exist") && lower.contains("role")
+        {
+            return WrapperError(.login, "Login to \(host.hostAndPort) failed: \(message)", sqlState: "28P01")
+        }
+        if lower.contains("certificate") || lower.contains("ssl") {
+            return WrapperError(.driver, "TLS with \(host.hostAndPort) failed: \(message)", sqlState: "08001")
+        }
+        return WrapperError(.network, "Could not connect to \(host.hostAndPort): \(message)", sqlState: "08001")
+    }
+
+    // MARK: Calls
+
+    public func perform(_ call: MethodCall, on driverConnection: any DriverConnection) throws -> CallResult {
+        let connection = try own(driverConnection)
+        switch call.method {
+        case .cursorExecute, .cursorExecuteMany, .cursorFetchAll:
+            try beginIfNeeded(connection)
+            return .rows(try run(connection, call.sql, call.binds))
+        case .connectionCommit:
+            if PQtransactionStatus(connection.handle) != PQTRANS_IDLE { _ = try run(connection, "COMMIT", []) }
+            return .void
+        case .connectionRollback:
+            if PQtransactionStatus(connection.handle) != PQTRANS_IDLE { _ = try run(connection, "ROLLBACK", []) }
+            return .void
+        case .connectionAutocommit:
+            return .bool(connection.autocommit)
+        case .connectionIsReadOnly:
+            return .bool(try readOnly(connection))
+        case .connectionIsolationLevel, .connectionSchema:
+            return .session(try sessionValue(call.method == .connectionSchema ? .schema : .isolation, of: connection))
+        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
+            guard let value = call.argument else {
+                throw WrapperError(.internalError, "\(call.method) was called without a value.")
+            }
+            try apply(value, to: connection)
+            return .void
+        case .connectionPing:
+            _ = try run(connection, "SELECT 1", [])
+            return .void
+        case .connectionClose:
+            connection.finish()
+            return .void
+        case .connectionIsClosed:
+            return .bool(connection.isClosed)
+        default:
+            throw WrapperError(.unsupportedOperation, "The PostgreSQL driver does not implement \(call.method).")
+        }
+    }
+
+    /// Runs a statement, calling `onRow` for each row as it arrives (single-row mode) instead of
+    /// collecting them when given.
+    public func stream(
+        _ sql: String, _ binds: [DatabaseValue], on driverConnection: any DriverConnection,
+        onRow: ([DatabaseValue]) throws -> Void
+    ) throws -> QueryResult {
+        let connection = try own(driverConnection)
+        try beginIfNeeded(connection)
+        return try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+    }
+
+    private func beginIfNeeded(_ connection: PostgresConnection) throws {
+        if !connection.autocommit, PQtransactionStatus(connection.handle) == PQTRANS_IDLE {
+            _ = try run(connection, "BEGIN", [])
+        }
+    }
+
+    func run(
+        _ connection: PostgresConnection, _ sql: String, _ binds: [DatabaseValue],
+        onRow: (([DatabaseValue]) throws -> Void)? = nil
+    ) throws -> QueryResult {
+        guard !connection.wasAborted else { throw abortedError(connection) }
+        let handle = connection.handle
+        let deadline = SocketWait.deadline(after: connection.statementTimeout)
+        let sent = try PostgresBinds.withParameters(binds) { count, values, lengths, formats in
+            PQsendQueryParams(handle, sql, count, nil, values, lengths, formats, 0)
+        }
+        guard sent == 1 else { throw failure(connection, result: nil) }
+        if onRow != nil { PQsetSingleRowMode(handle) }
+
+        var result = QueryResult()
+        var firstError: WrapperError?
+        var sawRows = false
+        while true {
+            while PQisBusy(handle) == 1 {
+                do {
+                    try SocketWait.wait(connection.socket, for: .read, until: deadline, what: "The statement")
+                } catch let error as WrapperError where error.code == .timeout {
+                    // The server may be gone: give up on the connection rather than block on a cancel request.
+                    connection.abort()
+                    throw WrapperError(.timeout, "The statement did not complete within socket_timeout (\(connection.statementTimeout ?? 0) s); the connection was closed.")
+                }
+                if PQconsumeInput(handle) == 0 { throw failure(connection, result: nil) }
+            }
+            guard let pgResult = PQgetResult(handle) else { break }
+            defer { PQclear(pgResult) }
+            switch PQresultStatus(pgResult) {
+            case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+                if !sawRows {
+                    result.columns = (0..<PQnfields(pgResult)).map { String(cString: PQfname(pgResult, $0)) }
+                    sawRows = true
+                }
+                let types = (0..<PQnfields(pgResult)).map { PQftype(pgResult, $0) }
+                for row in 0..<PQntuples(pgResult) {
+                    let values = (0..<Int32(types.count)).map { column in
+                        PostgresValues.decode(pgResult, row: row, column: column, type: types[Int(column)])
+                    }
+                    if let onRow { try onRow(values) } else { result.rows.append(values) }
+                }
+                if PQresultStatus(pgResult) == PGRES_TUPLES_OK { result.affectedRows = Int(String(cString: PQcmdTuples(pgResult))) ?? 0 }
+            case PGRES_COMMAND_OK:
+                result.affectedRows = Int(String(cString: PQcmdTuples(pgResult))) ?? 0
+            case PGRES_EMPTY_QUERY:
+                break
+            case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+                if firstError == nil {
+                    firstError = WrapperError(.unsupportedOperation, "COPY is not supported through execute; use INSERT or a file-free alternative.")
+                }
+            default:
+                if firstError == nil { firstError = failure(connection, result: pgResult) }
+            }
+        }
+        if let firstError { throw firstError }
+        return result
+    }
+
+    private func abortedError(_ connection: PostgresConnection) -> WrapperError {
+        WrapperError(.network, "The connection to \(connection.host.hostAndPort) was aborted.", sqlState: "08006")
+    }
+
+    /// The error of a failed result or of the connection.
+    private func failure(_ connection: PostgresConnection, result: OpaquePointer?) -> WrapperError {
+        if connection.wasAborted { return abortedError(connection) }
+        guard let result else {
+            let message = SecretRedactor.redact(String(cString: PQerrorMessage(connection.handle)).trimmingCharacters(in: .whitespacesAndNewlines))
+            let classification = PostgresErrorClassifier.classify(sqlState: nil, message: message)
+            let code: WrapperError.Code = classification.contains(.login) ? .login : (classification.isEmpty && PQstatus(connection.handle) != CONNECTION_BAD ? .driver : .network)
+            return WrapperError(code, message.isEmpty ? "The connection to \(connection.host.hostAndPort) failed." : message,
+                                sqlState: code == .network ? "08006" : nil)
+        }
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        var message = field("M") ?? String(cString: PQresultErrorMessage(result))
+        if let detail = field("D") { message += " (\(detail))" }
+        message = SecretRedactor.redact(message)
+        let classification = PostgresErrorClassifier.classify(sqlState: sqlState, message: message)
+        let code: WrapperError.Code =
+            classification.contains(.network) ? .network
+            : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
+        return WrapperError(code, message, sqlState: sqlState)
+    }
+
+    // MARK: State
+
+    public func isClosed(_ connection: any DriverConnection) -> Bool {
+        (connection as? PostgresConnection)?.isClosed ?? true
+    }
+
+    public func isInTransaction(_ connection: any DriverConnection) -> Bool {
+        guard let connection = connection as? PostgresConnection, !connection.isClosed else { return false }
+        let status = PQtransactionStatus(connection.handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    public func close(_ connection: any DriverConnection) { (connection as? PostgresConnection)?.finish() }
+
+    public func abort(_ connection: any DriverConnection) { (connection as? PostgresConnection)?.abort() }
+
+    private func readOnly(_ connection: PostgresConnection) throws -> Bool {
+        try scalar(connection, "SHOW default_transaction_read_only") == "on"
+    }
+
+    public func sessionValue(_ kind: SessionValueKind, of driverConnection: any DriverConnection) throws -> SessionValue {
+        let connection = try own(driverConnection)
+        switch kind {
+        case .autocommit:
+            return .autocommit(connection.autocommit)
+        case .readOnly:
+            return .readOnly(try readOnly(connection))
+        case .isolation:
+            let text = try scalar(connection, "SHOW default_transaction_isolation").uppercased()
+            guard let level = IsolationLevel(rawValue: text) else {
+                throw WrapperError(.driver, "The server reported an unknown isolation level '\(text)'.")
+            }
+            return .isolation(level)
+        case .schema:
+            return .schema(try scalar(connection, "SELECT current_schema()"))
+        }
+    }
+
+    public func apply(_ value: SessionValue, to driverConnection: any DriverConnection) throws {
+        let connection = try own(driverConnection)
+        switch value {
+        case .autocommit(let on):
+            // Turning autocommit on commits the open transaction, as JDBC does.
+            if on, !connection.autocommit, PQtransactionStatus(connection.handle) != PQTRANS_IDLE {
+                _ = try run(connection, "COMMIT", [])
+            }
+            connection.autocommit = on
+        case .readOnly(let on):
+            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [])
+        case .isolation(let level):
+            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
+        case .schema(let schema):
+            _ = try run(connection, "SELECT pg_catalog.set_config('search_path', $1, false)", [.text(quoteIdentifier(schema))])
+        }
+    }
+
+    private func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    private func scalar(_ connection: PostgresConnection, _ sql: String) throws -> String {
+        let result = try run(connection, sql, [])
+        guard let value = result.rows.first?.first else {
+            throw WrapperError(.driver, "'\(sql)' returned no value.")
+        }
+        return value.description
+    }
+
+    public func classify(_ error: any Error) -> ErrorClassification {
+        guard let error = error as? WrapperError else { return [] }
+        switch error.code {
+        case .network, .timeout: return .network
+        case .login: return .login
+        case .readOnly: return .readOnly
+        default: return PostgresErrorClassifier.classify(sqlState: error.sqlState, message: error.message)
+        }
+    }
+
+    private func own(_ connection: any DriverConnection) throws -> PostgresConnection {
+        guard let connection = connection as? PostgresConnection else {
+            throw WrapperError(.internalError, "A connection of another driver was passed to the PostgreSQL driver.")
+        }
+        return connection
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) throws -> Result) rethrows -> Result {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    var array = pointers.map { UnsafePointer($0) }
+    array.append(nil)
+    return try array.withUnsafeBufferPointer { try body($0.baseAddress!) }
+}

@@ -75,7 +75,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverDialectsTests",
-            dependencies: ["DriverDialects", "WrapperCore"],
+            dependencies: [
+                "DriverDialects", "WrapperCore", "BuiltinPlugins",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

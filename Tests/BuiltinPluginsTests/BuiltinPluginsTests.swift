@@ -11,8 +11,8 @@ struct BuiltinPluginsTests {
     func defaultRegistry() throws {
         let codes = PluginRegistry.default.registeredCodes
         #expect(Set(["execute_time", "connect_time", "dev"]).isSubset(of: codes))
-        #expect(BuiltinPluginFactories.all.count == Set(BuiltinPluginFactories.all.map(\.code)).count)
-        #expect(BuiltinPluginFactories.all.allSatisfy { $0.weight == .relativeToPrior })
+        #expect(BuiltinPluginFactories.make().count == Set(BuiltinPluginFactories.make().map(\.code)).count)
+        #expect(BuiltinPluginFactories.make().allSatisfy { $0.weight == .relativeToPrior })
         let connection = try WrapperConnection.open(
             "postgresql://u@h/db?plugins=dev,execute_time,connect_time", driver: InMemoryDriver(), registry: .default)
         #expect(connection.plugin(ExecuteTimePlugin.self) != nil)
@@ -25,8 +25,8 @@ struct BuiltinPluginsTests {
         let metrics = TestMetrics()
         let chain = PluginChain { ExecuteTimePlugin(metricsFactory: metrics) }
         let driver = InMemoryDriver()
-        let first = try WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: chain, hostSelectors: HostSelectors())
-        let second = try WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: chain, hostSelectors: HostSelectors())
+        let first = try WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: chain, runtime: WrapperRuntime())
+        let second = try WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: chain, runtime: WrapperRuntime())
         for _ in 0..<3 { try first.execute("SELECT 1") }
         try first.commit()
         #expect(ExecuteTimePlugin.figures(of: first).count == 4)
@@ -48,7 +48,7 @@ struct BuiltinPluginsTests {
         let metrics = TestMetrics()
         let chain = PluginChain { ConnectTimePlugin(metricsFactory: metrics) }
         let connection = try WrapperConnection.open(
-            "postgresql://u@h1,h2/db", driver: InMemoryDriver(), chain: chain, hostSelectors: HostSelectors())
+            "postgresql://u@h1,h2/db", driver: InMemoryDriver(), chain: chain, runtime: WrapperRuntime())
         #expect(ConnectTimePlugin.figures(of: connection).count == 1)
         _ = try connection.service.forceConnect(to: HostInfo(host: "h2", port: 5432, role: .reader))
         #expect(ConnectTimePlugin.figures(of: connection).count == 2)
@@ -61,11 +61,11 @@ struct BuiltinPluginsTests {
         simulator.raiseOnNextConnect(WrapperError(.network, "simulated outage"))
         let chain = PluginChain { DeveloperPlugin(sharedSimulator: simulator) }
         let error = try #require(throws: WrapperError.self) {
-            try WrapperConnection.open("postgresql://u@h/db", driver: InMemoryDriver(), chain: chain, hostSelectors: HostSelectors())
+            try WrapperConnection.open("postgresql://u@h/db", driver: InMemoryDriver(), chain: chain, runtime: WrapperRuntime())
         }
         #expect(error.message == "simulated outage")
         // Armed errors fire once.
-        _ = try WrapperConnection.open("postgresql://u@h/db", driver: InMemoryDriver(), chain: chain, hostSelectors: HostSelectors())
+        _ = try WrapperConnection.open("postgresql://u@h/db", driver: InMemoryDriver(), chain: chain, runtime: WrapperRuntime())
     }
 
     @Test("dev raises on the next call of a chosen method, reached from a live connection")

@@ -76,7 +76,7 @@ func openConnection<Body: Plugin>(
     _ url: String = "postgresql://u@writer:5432,reader1:5432,reader2:5432/db", driver: InMemoryDriver = InMemoryDriver(),
     properties: Properties = [:], chain: PluginChain<Body>
 ) throws -> WrapperConnection {
-    try WrapperConnection.open(url, properties: properties, driver: driver, chain: chain, hostSelectors: HostSelectors())
+    try WrapperConnection.open(url, properties: properties, driver: driver, chain: chain, runtime: WrapperRuntime())
 }
 
 func registryWith(_ codes: [(String, PluginWeight)], trace: Trace) throws -> PluginRegistry {

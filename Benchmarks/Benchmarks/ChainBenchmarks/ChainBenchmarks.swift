@@ -54,7 +54,7 @@ let benchmarks: @Sendable () -> Void = {
 
     let driver = InMemoryDriver(retainsConnections: false)
     let connection = try! WrapperConnection.open(
-        "postgresql://u@h/db", driver: driver, chain: PluginChain {}, hostSelectors: HostSelectors())
+        "postgresql://u@h/db", driver: driver, chain: PluginChain {}, runtime: WrapperRuntime())
     let service = connection.service
     let call = MethodCall(.connectionCommit)
     let host = HostInfo(host: "h", port: 5432)
@@ -97,7 +97,7 @@ let benchmarks: @Sendable () -> Void = {
     connectionBenchmark(
         "static 10",
         try! WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: PluginChain { staticChain10() },
-                                    hostSelectors: HostSelectors()))
+                                    runtime: WrapperRuntime()))
     connectionBenchmark(
         "registry 10",
         try! WrapperConnection.open("postgresql://u@h/db?plugins=" + (0..<10).map { "pass\($0)" }.joined(separator: ","),

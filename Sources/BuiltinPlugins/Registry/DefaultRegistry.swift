@@ -2,8 +2,18 @@ import WrapperCore
 
 /// Factories of the plugins this module provides, with the reference's codes and weights.
 public enum BuiltinPluginFactories {
-    /// `execute_time`, `connect_time` and `dev`.
-    public static let all: [PluginFactory] = [
+    /// `execute_time`, `connect_time`, `dev`, `log_query` and `data_cache`; the `data_cache`
+    /// factory shares one ``QueryCache`` between the connections of the registry it is added to.
+    public static func make() -> [PluginFactory] {
+        let cache = QueryCache()
+        return stateless + [
+            PluginFactory(code: "data_cache", weight: ReferencePluginCodes.weight(of: "data_cache")!) { context in
+                try DataCachePlugin(properties: context.properties, cache: cache)
+            },
+        ]
+    }
+
+    static let stateless: [PluginFactory] = [
         PluginFactory(code: "execute_time", weight: ReferencePluginCodes.weight(of: "execute_time")!) { _ in
             ExecuteTimePlugin()
         },
@@ -11,6 +21,9 @@ public enum BuiltinPluginFactories {
             ConnectTimePlugin()
         },
         PluginFactory(code: "dev", weight: ReferencePluginCodes.weight(of: "dev")!) { _ in DeveloperPlugin() },
+        PluginFactory(code: "log_query", weight: ReferencePluginCodes.weight(of: "log_query")!) { context in
+            try LogQueryPlugin(properties: context.properties)
+        },
     ]
 }
 
@@ -19,7 +32,7 @@ extension PluginRegistry {
     /// Register your own plugins on it, or build a separate registry.
     public static let `default`: PluginRegistry = {
         let registry = PluginRegistry()
-        for factory in BuiltinPluginFactories.all {
+        for factory in BuiltinPluginFactories.make() {
             // Codes of the built-ins are distinct by construction; the tests check the list.
             try? registry.register(factory)
         }

@@ -111,7 +111,9 @@ public struct MariaDBDriver: DriverDialect {
 
     public func perform(_ call: MethodCall, on driverConnection: any DriverConnection) throws -> CallResult {
         let connection = try own(driverConnection)
-        if connection.wasAborted { throw abortedError(connection) }
+        if connection.wasAborted, call.method != .connectionClose, call.method != .connectionIsClosed {
+            throw abortedError(connection)
+        }
         switch call.method {
         case .cursorExecute, .cursorExecuteMany, .cursorFetchAll:
             return .rows(try run(connection, call.sql, call.binds))
@@ -146,13 +148,15 @@ public struct MariaDBDriver: DriverDialect {
         }
     }
 
-    /// Runs a statement, calling `onRow` for each row as it arrives instead of collecting them.
+    /// Runs a statement unbuffered, calling `onRow` for each row as it arrives.
     public func stream(
-        _ sql: String, _ binds: [DatabaseValue], on driverConnection: any DriverConnection,
-        onRow: ([DatabaseValue]) throws -> Void
+        _ call: MethodCall, on driverConnection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
     ) throws -> QueryResult {
+        let (sql, binds) = (call.sql, call.binds)
         let connection = try own(driverConnection)
-        return try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+        var result = try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+        result.isStreamed = true
+        return result
     }
 
     func run(

@@ -151,15 +151,18 @@ public struct PostgresDriver: DriverDialect {
         }
     }
 
-    /// Runs a statement, calling `onRow` for each row as it arrives (single-row mode) instead of
-    /// collecting them when given.
+    public func bindPlaceholder(at index: Int) -> String { "$\(index)" }
+
+    /// Runs a statement in single-row mode, calling `onRow` for each row as it arrives.
     public func stream(
-        _ sql: String, _ binds: [DatabaseValue], on driverConnection: any DriverConnection,
-        onRow: ([DatabaseValue]) throws -> Void
+        _ call: MethodCall, on driverConnection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
     ) throws -> QueryResult {
+        let (sql, binds) = (call.sql, call.binds)
         let connection = try own(driverConnection)
         try beginIfNeeded(connection)
-        return try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+        var result = try withoutActuallyEscaping(onRow) { onRow in try run(connection, sql, binds, onRow: onRow) }
+        result.isStreamed = true
+        return result
     }
 
     private func beginIfNeeded(_ connection: PostgresConnection) throws {
@@ -182,7 +185,7 @@ public struct PostgresDriver: DriverDialect {
         if onRow != nil { PQsetSingleRowMode(handle) }
 
         var result = QueryResult()
-        var firstError: WrapperError?
+        var firstError: (any Error)?
         var sawRows = false
         while true {
             while PQisBusy(handle) == 1 {
@@ -208,7 +211,12 @@ public struct PostgresDriver: DriverDialect {
                     let values = (0..<Int32(types.count)).map { column in
                         PostgresValues.decode(pgResult, row: row, column: column, type: types[Int(column)])
                     }
-                    if let onRow { try onRow(values) } else { result.rows.append(values) }
+                    if let onRow {
+                        // Keep draining after a failing handler so the connection stays usable.
+                        if firstError == nil { do { try onRow(values) } catch { firstError = error } }
+                    } else {
+                        result.rows.append(values)
+                    }
                 }
                 if PQresultStatus(pgResult) == PGRES_TUPLES_OK { result.affectedRows = Int(String(cString: PQcmdTuples(pgResult))) ?? 0 }
             case PGRES_COMMAND_OK:

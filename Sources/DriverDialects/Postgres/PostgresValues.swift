@@ -56,7 +56,7 @@ enum PostgresBinds {
                 buffers.append(copy.assumingMemoryBound(to: CChar.self))
                 lengths.append(Int32(bytes.count))
                 formats.append(1)
-            } else if let text = TextValues.bindText(value, booleanTrue: "t", booleanFalse: "f") {
+            } else if let text = TextValues.bindText(value, booleanTrue: "t", booleanFalse: "f", utcSuffix: "+00") {
                 buffers.append(strdup(text))
                 lengths.append(0)
                 formats.append(0)

@@ -120,7 +120,7 @@ enum TextValues {
     }
 
     /// The text sent for a bound value; `nil` for NULL.
-    static func bindText(_ value: DatabaseValue, booleanTrue: String, booleanFalse: String) -> String? {
+    static func bindText(_ value: DatabaseValue, booleanTrue: String, booleanFalse: String, utcSuffix: String = "") -> String? {
         switch value {
         case .null: nil
         case .integer(let value): String(value)
@@ -129,7 +129,7 @@ enum TextValues {
         case .decimal(let text), .text(let text), .date(let text), .time(let text), .json(let text): text
         case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
         case .bool(let value): value ? booleanTrue : booleanFalse
-        case .timestamp(let date, _): format(date)
+        case .timestamp(let date, _): format(date) + utcSuffix
         case .uuid(let uuid): uuid.uuidString.lowercased()
         }
     }

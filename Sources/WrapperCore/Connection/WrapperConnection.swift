@@ -31,7 +31,7 @@ public final class WrapperConnection: Sendable {
         let merged = try registry.effectiveProperties(ConnectionString.properties(from: connectionString).merging(properties))
         let chain = try registry.chain(for: merged, driver: driver, logger: logger)
         return try WrapperConnection(properties: merged, driver: driver, chain: ErasedChain(chain),
-                                     hostSelectors: registry.hostSelectors, logger: logger)
+                                     runtime: registry.runtime, logger: logger)
     }
 
     /// Opens a connection whose plugins are declared with a result builder. The `plugins` property
@@ -43,28 +43,28 @@ public final class WrapperConnection: Sendable {
     ) throws -> WrapperConnection {
         let chain = try PluginChain(plugins)
         return try open(connectionString, properties: properties, driver: driver, chain: chain,
-                        hostSelectors: registry.hostSelectors, logger: logger)
+                        runtime: registry.runtime, logger: logger)
     }
 
     /// Opens a connection with a chain declared beforehand; one chain value may serve many connections.
     @inlinable
     public static func open<Body: Plugin>(
         _ connectionString: String, properties: Properties = Properties(), driver: any DriverDialect,
-        chain: PluginChain<Body>, hostSelectors: HostSelectors, logger: Logger = .wrapperNoOp
+        chain: PluginChain<Body>, runtime: WrapperRuntime, logger: Logger = .wrapperNoOp
     ) throws -> WrapperConnection {
         let merged = try ConnectionString.properties(from: connectionString).merging(properties)
         return try WrapperConnection(properties: merged, driver: driver, chain: ErasedChain(chain),
-                                     hostSelectors: hostSelectors, logger: logger)
+                                     runtime: runtime, logger: logger)
     }
 
     /// Opens a connection: sets up the host list provider through the chain, refreshes the hosts,
     /// connects to the initial host through the connect pipeline and makes it current.
     public init(
-        properties: Properties, driver: any DriverDialect, chain: ErasedChain, hostSelectors: HostSelectors,
+        properties: Properties, driver: any DriverDialect, chain: ErasedChain, runtime: WrapperRuntime,
         logger: Logger = .wrapperNoOp
     ) throws {
         let service = try PluginService(
-            driver: driver, chain: chain, properties: properties, hostSelectors: hostSelectors, logger: logger)
+            driver: driver, chain: chain, properties: properties, runtime: runtime, logger: logger)
         self.service = service
         self.chain = chain
         service.hostListProvider = try ConnectionStringHostListProvider(properties: properties, defaultPort: driver.defaultPort)

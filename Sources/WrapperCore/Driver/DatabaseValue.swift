@@ -52,6 +52,8 @@ public struct QueryResult: Sendable, Hashable {
     public var rows: [[DatabaseValue]]
     /// Rows inserted, updated or deleted, when the statement reports it.
     public var affectedRows: Int
+    /// Whether the rows were handed to a row handler as they arrived (``rows`` is then empty).
+    public var isStreamed = false
 
     /// Creates a result.
     public init(columns: [String] = [], rows: [[DatabaseValue]] = [], affectedRows: Int = 0) {

@@ -51,6 +51,12 @@ public protocol DriverDialect: Sendable {
     func apply(_ value: SessionValue, to connection: any DriverConnection) throws
     /// How an error should be treated.
     func classify(_ error: any Error) -> ErrorClassification
+    /// The placeholder of the bound parameter at `index` (1-based): `$1` for PostgreSQL, `?` for MySQL.
+    func bindPlaceholder(at index: Int) -> String
+    /// Runs a statement, handing rows to `onRow` as they arrive instead of collecting them.
+    func stream(
+        _ call: MethodCall, on connection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
+    ) throws -> QueryResult
 }
 
 /// Which session setting to read.
@@ -66,6 +72,20 @@ public enum SessionValueKind: Sendable, Hashable, CaseIterable {
 }
 
 extension DriverDialect {
+    /// `?`, the placeholder of most drivers.
+    public func bindPlaceholder(at index: Int) -> String { "?" }
+
+    /// Collects the whole result, then hands the rows over one by one.
+    public func stream(
+        _ call: MethodCall, on connection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
+    ) throws -> QueryResult {
+        var result = try perform(call, on: connection).queryResult()
+        for row in result.rows { try onRow(row) }
+        result.rows = []
+        result.isStreamed = true
+        return result
+    }
+
     /// All methods are network-bound unless the dialect says otherwise.
     public var networkBoundMethods: PluginMethods { .all }
     /// Abort is not supported unless the dialect says so.

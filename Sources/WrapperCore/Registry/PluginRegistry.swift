@@ -14,21 +14,23 @@ public final class PluginRegistry: Sendable {
     }
 
     private let state: LockedValue<State>
+    /// Shared resources of connections built with this registry.
+    public let runtime: WrapperRuntime
     /// The host selection strategies of connections built with this registry.
-    public let hostSelectors: HostSelectors
+    public var hostSelectors: HostSelectors { runtime.hostSelectors }
 
     /// Creates a registry holding `factories`.
     ///
     /// - Throws: ``WrapperError`` (``WrapperError/Code/duplicatePlugin``) when two share a code.
-    public convenience init(factories: [PluginFactory], hostSelectors: HostSelectors = HostSelectors()) throws {
-        self.init(hostSelectors: hostSelectors)
+    public convenience init(factories: [PluginFactory], runtime: WrapperRuntime = WrapperRuntime()) throws {
+        self.init(runtime: runtime)
         for factory in factories { try register(factory) }
     }
 
     /// Creates an empty registry.
-    public init(hostSelectors: HostSelectors = HostSelectors()) {
+    public init(runtime: WrapperRuntime = WrapperRuntime()) {
         self.state = LockedValue(State())
-        self.hostSelectors = hostSelectors
+        self.runtime = runtime
     }
 
     /// Adds a factory.

@@ -15,8 +15,10 @@ public final class PluginService: Sendable {
     public let properties: Properties
     /// The logger of this connection.
     public let logger: Logger
+    /// Shared resources: host selection strategies and the async executor.
+    public let runtime: WrapperRuntime
     /// Named host selection strategies.
-    public let hostSelectors: HostSelectors
+    public var hostSelectors: HostSelectors { runtime.hostSelectors }
     @usableFromInline let chain: ErasedChain
     private let state: LockedValue<State>
     private let transferSessionState: Bool
@@ -44,7 +46,7 @@ public final class PluginService: Sendable {
     /// - Throws: ``WrapperError`` for invalid session-state properties, so a typo surfaces at open
     ///   rather than in the middle of a failover.
     public init(
-        driver: any DriverDialect, chain: ErasedChain, properties: Properties, hostSelectors: HostSelectors,
+        driver: any DriverDialect, chain: ErasedChain, properties: Properties, runtime: WrapperRuntime,
         logger: Logger, unavailableHostExpiry: Duration = .seconds(30)
     ) throws {
         self.transferSessionState = try properties.value(WrapperProperties.transferSessionStateOnSwitch)
@@ -54,7 +56,7 @@ public final class PluginService: Sendable {
         self.driver = driver
         self.chain = chain
         self.properties = properties
-        self.hostSelectors = hostSelectors
+        self.runtime = runtime
         self.logger = logger
         self.state = LockedValue(State())
     }

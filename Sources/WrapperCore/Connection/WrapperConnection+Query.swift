@@ -1,0 +1,45 @@
+import Synchronization
+
+extension WrapperConnection {
+    /// Runs a query whose interpolated values are bound, and returns its result.
+    @discardableResult
+    public func execute(_ query: SQLQuery) throws -> QueryResult {
+        let (sql, binds) = query.render(placeholder: service.driver.bindPlaceholder(at:))
+        return try execute(sql, binds)
+    }
+
+    /// Runs a statement and hands each row to `onRow` as it arrives from the server, so large
+    /// results are never held whole. Plugins see an ordinary `Cursor.execute` call.
+    @discardableResult
+    public func stream(_ sql: String, _ binds: [DatabaseValue] = [], onRow: ([DatabaseValue]) throws -> Void) throws -> QueryResult {
+        try withExclusiveAccess {
+            guard !closed.load(ordering: .relaxed) else {
+                throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
+            }
+            let call = MethodCall(.cursorExecute, sql: sql, binds: binds)
+            return try chain.execute(call, service: service) { call, service in
+                guard let connection = service.currentConnection else {
+                    throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
+                }
+                return .rows(try service.driver.stream(call, on: connection, onRow: onRow))
+            }.queryResult()
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// Autocommit is switched off for the duration and restored afterwards.
+    public func withTransaction<Result>(_ body: (WrapperConnection) throws -> Result) throws -> Result {
+        let autocommitWasOn = try autocommit()
+        if autocommitWasOn { try setAutocommit(false) }
+        defer { if autocommitWasOn { try? setAutocommit(true) } }
+        do {
+            let result = try body(self)
+            try commit()
+            return result
+        } catch {
+            try? rollback()
+            throw error
+        }
+    }
+}

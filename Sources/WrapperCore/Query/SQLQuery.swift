@@ -1,0 +1,64 @@
+/// SQL text whose interpolated values become bound parameters, never SQL.
+///
+/// ```swift
+/// try connection.execute("SELECT name FROM users WHERE id = \(id) AND active = \(true)")
+/// ```
+/// renders as `... WHERE id = $1 AND active = $2` on PostgreSQL and `... = ? AND ... = ?` on
+/// MySQL, with the values bound. Use ``StringInterpolation/appendInterpolation(unescaped:)`` for
+/// trusted SQL fragments such as identifiers you produced yourself.
+public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
+    enum Segment: Sendable {
+        case sql(String)
+        case bind(DatabaseValue)
+    }
+
+    var segments: [Segment]
+
+    /// A query without parameters.
+    public init(stringLiteral value: String) { segments = [.sql(value)] }
+
+    /// A query built by interpolation.
+    public init(stringInterpolation: StringInterpolation) { segments = stringInterpolation.segments }
+
+    /// Collects literal SQL and bound values.
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var segments: [Segment] = []
+
+        /// Creates an empty interpolation.
+        public init(literalCapacity: Int, interpolationCount: Int) {}
+
+        /// Appends SQL text.
+        public mutating func appendLiteral(_ literal: String) { segments.append(.sql(literal)) }
+
+        /// Binds a value.
+        public mutating func appendInterpolation(_ value: some DatabaseValueConvertible) {
+            segments.append(.bind(value.databaseValue))
+        }
+
+        /// Binds a value, or NULL.
+        public mutating func appendInterpolation(_ value: (some DatabaseValueConvertible)?) {
+            segments.append(.bind(value?.databaseValue ?? .null))
+        }
+
+        /// Binds a ``DatabaseValue`` as it is.
+        public mutating func appendInterpolation(_ value: DatabaseValue) { segments.append(.bind(value)) }
+
+        /// Inserts trusted SQL text as it is: never pass user input here.
+        public mutating func appendInterpolation(unescaped sql: String) { segments.append(.sql(sql)) }
+    }
+
+    /// The SQL with placeholders in the driver's style, and the values to bind.
+    public func render(placeholder: (Int) -> String) -> (sql: String, binds: [DatabaseValue]) {
+        var sql = ""
+        var binds: [DatabaseValue] = []
+        for segment in segments {
+            switch segment {
+            case .sql(let text): sql += text
+            case .bind(let value):
+                binds.append(value)
+                sql += placeholder(binds.count)
+            }
+        }
+        return (sql, binds)
+    }
+}

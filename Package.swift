@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "DriverDialects", targets: ["DriverDialects"]),
         .library(name: "BuiltinPlugins", targets: ["BuiltinPlugins"]),
         .library(name: "InMemoryDriver", targets: ["InMemoryDriver"]),
+        // The C libraries, for benchmarks that compare the wrapper with them.
+        .library(name: "CLibPQ", targets: ["CLibPQ"]),
+        .library(name: "CMariaDB", targets: ["CMariaDB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -57,7 +60,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Demo",
-            dependencies: ["WrapperCore", "BuiltinPlugins", "InMemoryDriver"],
+            dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -10,3 +10,6 @@ trap 'scripts/db-servers.sh stop' EXIT
 eval "$(scripts/db-servers.sh env)"
 
 swift test "$@"
+# The concurrency tests (abort from another thread, one caller at a time, the registry under load)
+# must also pass under ThreadSanitizer.
+swift test --sanitize=thread "$@"

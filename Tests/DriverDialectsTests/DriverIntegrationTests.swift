@@ -359,4 +359,19 @@ struct DriverIntegrationTests {
         #expect(try connection.execute("SELECT 1").rows.count == 1)
         try connection.close()
     }
+
+    @Test("a typed configuration opens the same connection as a URL", arguments: Backend.allCases)
+    func typedConfiguration(backend: Backend) throws {
+        var configuration = ConnectionConfiguration(
+            host: backend.host, port: backend.port, user: backend.user, password: backend.password, database: backend.database)
+        configuration.plugins = ["execute_time"]
+        configuration.connectTimeout = .milliseconds(2500)
+        configuration.properties["application_name"] = "typed-config-test"
+        let connection = try WrapperConnection.open(configuration, driver: backend.driver, registry: .default)
+        #expect(try connection.execute("SELECT 1").rows == [[.integer(1)]])
+        #expect(ExecuteTimePlugin.figures(of: connection).count == 1)
+        try connection.close()
+        configuration.endpoints = []
+        #expect(throws: WrapperError.self) { try WrapperConnection.open(configuration, driver: backend.driver, registry: .default) }
+    }
 }

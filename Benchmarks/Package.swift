@@ -23,6 +23,19 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "DriverBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "WrapperCore", package: rootPackage),
+                .product(name: "DriverDialects", package: rootPackage),
+                .product(name: "BuiltinPlugins", package: rootPackage),
+                .product(name: "CLibPQ", package: rootPackage),
+                .product(name: "CMariaDB", package: rootPackage),
+            ],
+            path: "Benchmarks/DriverBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -178,9 +178,12 @@ public struct PostgresDriver: DriverDialect {
         guard !connection.wasAborted else { throw abortedError(connection) }
         let handle = connection.handle
         let deadline = SocketWait.deadline(after: connection.statementTimeout)
-        let sent = try PostgresBinds.withParameters(binds) { count, values, lengths, formats in
-            PQsendQueryParams(handle, sql, count, nil, values, lengths, formats, 0)
-        }
+        // Without parameters the simple protocol does the same in fewer messages.
+        let sent = binds.isEmpty
+            ? PQsendQuery(handle, sql)
+            : try PostgresBinds.withParameters(binds) { count, values, lengths, formats in
+                PQsendQueryParams(handle, sql, count, nil, values, lengths, formats, 0)
+            }
         guard sent == 1 else { throw failure(connection, result: nil) }
         if onRow != nil { PQsetSingleRowMode(handle) }
 

@@ -36,6 +36,17 @@ let package = Package(
             path: "Benchmarks/DriverBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "DriverOverhead",
+            dependencies: [
+                .product(name: "WrapperCore", package: rootPackage),
+                .product(name: "DriverDialects", package: rootPackage),
+                .product(name: "BuiltinPlugins", package: rootPackage),
+                .product(name: "CLibPQ", package: rootPackage),
+                .product(name: "CMariaDB", package: rootPackage),
+            ],
+            path: "Benchmarks/DriverOverhead"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

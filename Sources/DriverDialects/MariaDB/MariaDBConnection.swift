@@ -1,5 +1,6 @@
 import CMariaDB
 import Glibc
+import Synchronization
 import WrapperCore
 
 /// A MariaDB Connector/C connection owned by one thread at a time; only ``abort()`` may come
@@ -14,6 +15,8 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
     /// The socket, read once after connecting.
     let socket: Int32
     private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
+    // Mirrors `lifecycle.aborted` for the per-call check, without taking the lock.
+    private let abortedFlag = Atomic<Bool>(false)
 
     init(handle: UnsafeMutablePointer<MYSQL>, host: HostInfo, statementTimeout: Double?) {
         self.handle = handle
@@ -24,7 +27,7 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
 
     deinit { finish() }
 
-    var wasAborted: Bool { lifecycle.withLock { $0.aborted } }
+    var wasAborted: Bool { abortedFlag.load(ordering: .acquiring) }
     var isClosed: Bool { lifecycle.withLock { $0.closed || $0.aborted } }
 
     /// The server status flags of the last reply.
@@ -44,6 +47,7 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
         lifecycle.withLock { state in
             guard !state.closed, !state.aborted else { return }
             state.aborted = true
+            abortedFlag.store(true, ordering: .releasing)
             if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
         }
     }

@@ -17,6 +17,8 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     /// The socket, read once after connecting (it does not change afterwards).
     let socket: Int32
     private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
+    // Mirrors `lifecycle.aborted` for the per-call check, without taking the lock.
+    private let abortedFlag = Atomic<Bool>(false)
 
     init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?) {
         self.handle = handle
@@ -30,7 +32,7 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     }
 
     /// Whether ``abort()`` interrupted the connection.
-    var wasAborted: Bool { lifecycle.withLock { $0.aborted } }
+    var wasAborted: Bool { abortedFlag.load(ordering: .acquiring) }
 
     /// Whether the connection was closed or broke.
     var isClosed: Bool {
@@ -51,6 +53,7 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
         lifecycle.withLock { state in
             guard !state.closed, !state.aborted else { return }
             state.aborted = true
+            abortedFlag.store(true, ordering: .releasing)
             if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
         }
     }

@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Synchronization
 import WrapperCore
 
 /// The PostgreSQL driver dialect over libpq.
@@ -209,10 +210,15 @@ public struct PostgresDriver: DriverDialect {
                     result.columns = (0..<PQnfields(pgResult)).map { String(cString: PQfname(pgResult, $0)) }
                     sawRows = true
                 }
-                let types = (0..<PQnfields(pgResult)).map { PQftype(pgResult, $0) }
+                let columnCount = Int(PQnfields(pgResult))
                 for row in 0..<PQntuples(pgResult) {
-                    let values = (0..<Int32(types.count)).map { column in
-                        PostgresValues.decode(pgResult, row: row, column: column, type: types[Int(column)])
+                    let values = [DatabaseValue](unsafeUninitializedCapacity: columnCount) { buffer, initialized in
+                        for column in 0..<columnCount {
+                            let index = Int32(column)
+                            (buffer.baseAddress! + column).initialize(
+                                to: PostgresValues.decode(pgResult, row: row, column: index, type: PQftype(pgResult, index)))
+                        }
+                        initialized = columnCount
                     }
                     if let onRow {
                         // Keep draining after a failing handler so the connection stays usable.
@@ -221,9 +227,9 @@ public struct PostgresDriver: DriverDialect {
                         result.rows.append(values)
                     }
                 }
-                if PQresultStatus(pgResult) == PGRES_TUPLES_OK { result.affectedRows = Int(String(cString: PQcmdTuples(pgResult))) ?? 0 }
+                if PQresultStatus(pgResult) == PGRES_TUPLES_OK { result.affectedRows = PostgresValues.integer(PQcmdTuples(pgResult)) ?? 0 }
             case PGRES_COMMAND_OK:
-                result.affectedRows = Int(String(cString: PQcmdTuples(pgResult))) ?? 0
+                result.affectedRows = PostgresValues.integer(PQcmdTuples(pgResult)) ?? 0
             case PGRES_EMPTY_QUERY:
                 break
             case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:

@@ -15,9 +15,15 @@ enum PostgresValues {
             defer { PQfreemem(bytes) }
             return .bytes(Array(UnsafeBufferPointer(start: bytes, count: length)))
         }
+        switch type {
+        case 16: return .bool(pointer.pointee == CChar(UInt8(ascii: "t")))
+        case 20, 21, 23, 26:
+            // Parsed from the C bytes: no String for the common integer columns.
+            if let value = integer(pointer) { return .integer(Int64(value)) }
+        default: break
+        }
         let text = String(cString: pointer)
         switch type {
-        case 16: return .bool(text == "t")
         case 20, 21, 23, 26: return Int64(text).map(DatabaseValue.integer) ?? .text(text)
         case 700, 701: return TextValues.double(text).map(DatabaseValue.double) ?? .text(text)
         case 1700: return .decimal(text)
@@ -29,6 +35,27 @@ enum PostgresValues {
         case 114, 3802: return .json(text)
         default: return .text(text)
         }
+    }
+}
+
+extension PostgresValues {
+    /// A decimal integer from a NUL-terminated C string, or `nil` when it is not one or overflows.
+    static func integer(_ text: UnsafePointer<CChar>) -> Int? {
+        var pointer = text
+        let negative = pointer.pointee == CChar(UInt8(ascii: "-"))
+        if negative { pointer += 1 }
+        guard pointer.pointee != 0 else { return nil }
+        var value = 0
+        while pointer.pointee != 0 {
+            let digit = Int(pointer.pointee) - 48
+            guard digit >= 0, digit <= 9 else { return nil }
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (added, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            value = added
+            pointer += 1
+        }
+        return value
     }
 }
 

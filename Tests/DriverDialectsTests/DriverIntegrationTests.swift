@@ -374,4 +374,55 @@ struct DriverIntegrationTests {
         configuration.endpoints = []
         #expect(throws: WrapperError.self) { try WrapperConnection.open(configuration, driver: backend.driver, registry: .default) }
     }
+
+    @Test("long values in several columns of one row, bound or not", arguments: Backend.allCases)
+    func longValues(backend: Backend) throws {
+        let connection = try backend.open()
+        defer { try? connection.close() }
+        let table = backend.table("long")
+        let text = backend == .postgres ? "text" : "mediumtext"
+        try connection.execute("CREATE TABLE \(table) (id int, a \(text), b \(text), c \(text))")
+        defer { _ = try? connection.execute("DROP TABLE \(table)") }
+        let a = String(repeating: "a", count: 1000), b = String(repeating: "b", count: 70_000), c = "short"
+        try connection.execute("INSERT INTO \(unescaped: table) VALUES (\(1), \(a), \(b), \(c))")
+        for query in ["SELECT a, b, c FROM \(table) WHERE id = 1", "SELECT a, b, c FROM \(table) WHERE id = \(backend.placeholder(1))"] {
+            let binds: [DatabaseValue] = query.contains("= 1") ? [] : [.integer(1)]
+            let rows = try connection.execute(query, binds).decode(String.self, String.self, String.self)
+            #expect(rows.count == 1)
+            #expect(rows.first?.0 == a)
+            #expect(rows.first?.1 == b)
+            #expect(rows.first?.2 == c)
+        }
+    }
+
+    @Test("a failed transaction cannot be committed; session changes need no open transaction", arguments: Backend.allCases)
+    func failedTransaction(backend: Backend) throws {
+        let connection = try backend.open()
+        defer { try? connection.close() }
+        try connection.setAutocommit(false)
+        _ = try? connection.execute("SELECT no_such_column")
+        if backend == .postgres {
+            let error = try #require(throws: WrapperError.self) { try connection.commit() }
+            #expect(error.message.contains("rolled back"))
+            try connection.execute("SELECT 1")
+            #expect(throws: WrapperError.self) { try connection.setReadOnly(true) }
+        }
+        try connection.rollback()
+        try connection.setAutocommit(true)
+        try connection.setReadOnly(true)
+        try connection.setReadOnly(false)
+    }
+
+    @Test("timestamps mean the same instant on both servers", arguments: Backend.allCases)
+    func timestamps(backend: Backend) throws {
+        let connection = try backend.open()
+        defer { try? connection.close() }
+        let expected = Date(timeIntervalSince1970: 1_000_000_000)  // 2001-09-09 01:46:40 UTC
+        let sql = backend == .postgres
+            ? "SELECT TIMESTAMPTZ '2001-09-09 01:46:40+00', TIMESTAMP '2001-09-09 01:46:40'"
+            : "SELECT FROM_UNIXTIME(1000000000), CAST('2001-09-09 01:46:40' AS DATETIME)"
+        let row = try #require(try connection.execute(sql).rows.first)
+        #expect(try Date(databaseValue: row[0]) == expected, "\(row[0])")
+        #expect(try Date(databaseValue: row[1]) == expected, "\(row[1])")
+    }
 }

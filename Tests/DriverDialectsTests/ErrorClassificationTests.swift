@@ -26,11 +26,19 @@ struct ErrorClassificationTests {
         "MySQL error numbers",
         arguments: [
             (2013, "HY000", ErrorClassification.network), (2006, "HY000", .network), (2003, "HY000", .network),
-            (1045, "28000", .login), (1290, "HY000", .readOnly), (1836, "HY000", .readOnly), (1064, "42000", ErrorClassification()),
+            (1045, "28000", .login), (1836, "HY000", .readOnly), (1064, "42000", ErrorClassification()),
             (1062, "23000", ErrorClassification()), (1927, "08S01", .network),
         ])
     func mysqlNumbers(number: Int, state: String, expected: ErrorClassification) {
         #expect(MySQLErrorClassifier.classify(errorNumber: number, sqlState: state, message: "") == expected)
+    }
+
+    @Test("1290 is read-only only for the read-only option")
+    func readOnlyOption() {
+        #expect(MySQLErrorClassifier.classify(
+            errorNumber: 1290, sqlState: "HY000", message: "The MariaDB server is running with the --read-only option") == .readOnly)
+        #expect(MySQLErrorClassifier.classify(
+            errorNumber: 1290, sqlState: "HY000", message: "The MariaDB server is running with the --secure-file-priv option").isEmpty)
     }
 
     @Test("both C client libraries are linked")

@@ -14,7 +14,9 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
     let statementTimeout: Double?
     /// The socket, read once after connecting.
     let socket: Int32
-    private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
+    /// A duplicate of the socket that only ``abort()`` uses (the connector may close `socket`).
+    private let abortSocket: Int32
+    private let lifecycle = LockedValue<(closed: Bool, aborted: Bool, broken: Bool)>((false, false, false))
     // Mirrors `lifecycle.aborted` for the per-call check, without taking the lock.
     private let abortedFlag = Atomic<Bool>(false)
 
@@ -23,23 +25,31 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
         self.host = host
         self.statementTimeout = statementTimeout
         self.socket = Int32(mysql_get_socket(handle))
+        self.abortSocket = socket >= 0 ? dup(socket) : -1
     }
 
     deinit { finish() }
 
     var wasAborted: Bool { abortedFlag.load(ordering: .acquiring) }
-    var isClosed: Bool { lifecycle.withLock { $0.closed || $0.aborted } }
+    var isClosed: Bool { lifecycle.withLock { $0.closed || $0.aborted || $0.broken } }
 
     /// The server status flags of the last reply.
-    var serverStatus: UInt32 { isClosed ? 0 : wrapper_mariadb_server_status(handle) }
+    var serverStatus: UInt32 {
+        // Under the lock, so the handle cannot be freed while the connector reads it.
+        lifecycle.withLock { $0.closed || $0.aborted ? 0 : wrapper_mariadb_server_status(handle) }
+    }
 
-    /// Frees the handle; only from the owning thread.
+    /// Records that the connector lost the connection (it does not reconnect).
+    func markBroken() { lifecycle.withLock { $0.broken = true } }
+
+    /// Frees the handle; only from the owning thread. Safe to call twice.
     func finish() {
-        let shouldClose = lifecycle.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
+        lifecycle.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            mysql_close(handle)
+            if abortSocket >= 0 { close(abortSocket) }
         }
-        if shouldClose { mysql_close(handle) }
     }
 
     /// Shuts the socket down so a blocked call returns; safe from any thread.
@@ -48,7 +58,7 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
             guard !state.closed, !state.aborted else { return }
             state.aborted = true
             abortedFlag.store(true, ordering: .releasing)
-            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+            if abortSocket >= 0 { shutdown(abortSocket, Int32(SHUT_RDWR)) }
         }
     }
 }

@@ -50,7 +50,11 @@ public struct MariaDBDriver: DriverDialect {
     }
 
     private func configure(_ handle: UnsafeMutablePointer<MYSQL>, _ properties: Properties) throws {
-        func seconds(_ value: Double?) -> UInt32? { value.map { UInt32(clamping: Int(max(1, $0.rounded(.up)))) } }
+        // Whole seconds, rounded up; 0 means no timeout.
+        func seconds(_ value: Double?) -> UInt32? {
+            guard let value, value > 0 else { return nil }
+            return UInt32(clamping: Int(value.rounded(.up)))
+        }
         if var timeout = seconds(try properties.value(WrapperProperties.connectTimeout)) {
             mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         }
@@ -59,6 +63,8 @@ public struct MariaDBDriver: DriverDialect {
             mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout)
         }
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        // TIMESTAMP values are sent in the session time zone; UTC makes them mean what they say.
+        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'")
         mysql_options4(handle, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", try properties.value(DriverProperties.applicationName))
         let mode = try properties.value(DriverProperties.sslMode)
         let ca = try properties.value(DriverProperties.sslCA)
@@ -102,8 +108,9 @@ public struct MariaDBDriver: DriverDialect {
         let sqlState = String(cString: mysql_sqlstate(handle))
         let message = SecretRedactor.redact(String(cString: mysql_error(handle)))
         let classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: message)
+        // 1049 unknown database, 2026 TLS, 2059 authentication plugin: not a host failure.
         let code: WrapperError.Code =
-            classification.contains(.login) ? .login : (number == 2026 ? .driver : .network)
+            classification.contains(.login) ? .login : ([1049, 2026, 2059].contains(number) ? .driver : .network)
         return WrapperError(code, "Could not connect to \(host.hostAndPort): \(message)", sqlState: sqlState, driverCode: number)
     }
 
@@ -178,13 +185,13 @@ public struct MariaDBDriver: DriverDialect {
         })
         var result = QueryResult()
         var first = true
+        var failure: (any Error)?
         repeat {
             if let set = mysql_use_result(handle) {
                 defer { mysql_free_result(set) }
                 let count = Int(mysql_num_fields(set))
                 let fields = UnsafeBufferPointer(start: mysql_fetch_fields(set), count: count)
                 if first { result.columns = fields.map { String(cString: $0.name) } }
-                var failure: (any Error)?
                 while let row = mysql_fetch_row(set) {
                     guard let lengths = mysql_fetch_lengths(set) else { break }
                     let values = (0..<count).map { index -> DatabaseValue in
@@ -200,16 +207,17 @@ public struct MariaDBDriver: DriverDialect {
                     }
                 }
                 try check(connection, mysql_errno(handle) == 0)
-                if let failure { throw failure }
             } else {
                 try check(connection, mysql_field_count(handle) == 0)
                 if first { result.affectedRows = Int(truncatingIfNeeded: mysql_affected_rows(handle)) }
             }
             first = false
             let next = mysql_next_result(handle)
-            if next > 0 { throw failure(connection, statement: nil) }
+            if next > 0 { throw self.failure(connection, statement: nil) }
             if next != 0 { break }
         } while true
+        // Every result was read, so the connection is in sync even when the row handler failed.
+        if let failure { throw failure }
         return result
     }
 
@@ -241,9 +249,8 @@ public struct MariaDBDriver: DriverDialect {
         var code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
-        if number == 2013, connection.statementTimeout != nil, redacted.lowercased().contains("timeout") || redacted.contains("read") {
-            code = .timeout
-        }
+        if number == 2013, connection.statementTimeout != nil { code = .timeout }
+        if code == .network || code == .timeout { connection.markBroken() }
         return WrapperError(code, redacted, sqlState: sqlState, driverCode: number)
     }
 
@@ -304,7 +311,8 @@ public struct MariaDBDriver: DriverDialect {
         case .isolation(let level):
             _ = try run(connection, "SET SESSION TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
         case .schema(let schema):
-            try check(connection, mysql_select_db(connection.handle, schema) == 0)
+            // No database selected (NULL) cannot be restored once one is: leave it.
+            if !schema.isEmpty { try check(connection, mysql_select_db(connection.handle, schema) == 0) }
         }
     }
 

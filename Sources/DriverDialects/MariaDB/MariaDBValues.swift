@@ -86,6 +86,16 @@ enum MariaDBStatement {
             let status = mysql_stmt_fetch(statement)
             if status == 100 { break }  // MYSQL_NO_DATA
             if status == 1 { throw error(statement) }
+            // MYSQL_DATA_TRUNCATED: fetch every oversized column into a larger buffer first, and
+            // rebind only after the row: rebinding resets the connector's position in the row.
+            var regrown = false
+            for index in 0..<count where columns.isNull[index] == 0 && Int(columns.lengths[index]) > columns.capacity[index] {
+                columns.grow(index, to: Int(columns.lengths[index]))
+                guard mysql_stmt_fetch_column(statement, columns.binds + index, UInt32(index), 0) == 0 else {
+                    throw error(statement)
+                }
+                regrown = true
+            }
             var values: [DatabaseValue] = []
             values.reserveCapacity(count)
             for index in 0..<count {
@@ -93,18 +103,13 @@ enum MariaDBStatement {
                     values.append(.null)
                     continue
                 }
-                let length = Int(columns.lengths[index])
-                if length > columns.capacity[index] {
-                    // MYSQL_DATA_TRUNCATED: fetch the whole value into a buffer large enough.
-                    columns.grow(index, to: length)
-                    guard mysql_stmt_fetch_column(statement, columns.binds + index, UInt32(index), 0) == 0 else {
-                        throw error(statement)
-                    }
-                    columns.rebind()
-                    _ = mysql_stmt_bind_result(statement, columns.binds)
-                }
+                let length = min(Int(columns.lengths[index]), columns.capacity[index])
                 let data = UnsafeRawBufferPointer(start: columns.buffers[index], count: length)
                 values.append(MariaDBValues.decode(data, field: fields[index]))
+            }
+            if regrown {
+                columns.rebind()
+                guard mysql_stmt_bind_result(statement, columns.binds) == 0 else { throw error(statement) }
             }
             if let onRow {
                 if failure == nil { do { try onRow(values) } catch let caught { failure = caught } }

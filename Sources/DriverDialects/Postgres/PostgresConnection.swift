@@ -16,6 +16,9 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     let statementTimeout: Double?
     /// The socket, read once after connecting (it does not change afterwards).
     let socket: Int32
+    /// A duplicate of the socket that only ``abort()`` uses: libpq may close `socket` on a broken
+    /// connection, and its number could then be reused by another connection.
+    private let abortSocket: Int32
     private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
     // Mirrors `lifecycle.aborted` for the per-call check, without taking the lock.
     private let abortedFlag = Atomic<Bool>(false)
@@ -25,6 +28,7 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
         self.host = host
         self.statementTimeout = statementTimeout
         self.socket = PQsocket(handle)
+        self.abortSocket = socket >= 0 ? dup(socket) : -1
     }
 
     deinit {
@@ -36,16 +40,23 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
 
     /// Whether the connection was closed or broke.
     var isClosed: Bool {
-        lifecycle.withLock { $0.closed || $0.aborted } || PQstatus(handle) == CONNECTION_BAD
+        // Under the lock, so the handle cannot be freed while libpq reads it.
+        lifecycle.withLock { $0.closed || $0.aborted || PQstatus(handle) == CONNECTION_BAD }
     }
 
-    /// Frees the handle; only from the owning thread.
+    /// libpq's transaction status, or idle once closed.
+    var transactionStatus: PGTransactionStatusType {
+        lifecycle.withLock { $0.closed ? PQTRANS_IDLE : PQtransactionStatus(handle) }
+    }
+
+    /// Frees the handle; only from the owning thread. Safe to call twice.
     func finish() {
-        let shouldFinish = lifecycle.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
+        lifecycle.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            PQfinish(handle)
+            if abortSocket >= 0 { close(abortSocket) }
         }
-        if shouldFinish { PQfinish(handle) }
     }
 
     /// Shuts the socket down so a blocked call returns; safe from any thread.
@@ -54,7 +65,7 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
             guard !state.closed, !state.aborted else { return }
             state.aborted = true
             abortedFlag.store(true, ordering: .releasing)
-            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+            if abortSocket >= 0 { shutdown(abortSocket, Int32(SHUT_RDWR)) }
         }
     }
 }

@@ -27,10 +27,16 @@ public struct PostgresDriver: DriverDialect {
     // MARK: Connecting
 
     /// The libpq keywords for a host and the wrapper properties.
-    public func connectionKeywords(host: HostInfo, properties: Properties) throws -> [(String, String)] {
+    func connectionKeywords(host: HostInfo, properties: Properties) throws -> [(String, String)] {
         var keywords: [(String, String)] = [
             ("host", host.host), ("port", String(host.isPortSpecified ? host.port : defaultPort)),
+            // The decoders rely on UTF-8 text, ISO dates and round-trip float precision.
+            ("client_encoding", "UTF8"), ("options", "-c DateStyle=ISO -c extra_float_digits=3"),
         ]
+        // An address needs no name lookup, which libpq's connect timeout would not cover.
+        if host.host.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }), host.host.contains(where: { $0 == "." || $0 == ":" }) {
+            keywords.append(("hostaddr", host.host))
+        }
         if let user = try properties.value(WrapperProperties.user) { keywords.append(("user", user)) }
         if let password = try properties.value(WrapperProperties.password) { keywords.append(("password", password)) }
         if let database = try properties.value(WrapperProperties.database) { keywords.append(("dbname", database)) }
@@ -73,6 +79,8 @@ public struct PostgresDriver: DriverDialect {
             PQfinish(handle)
             throw error
         }
+        // Non-blocking, so that sending a large statement to a frozen server also obeys the deadline.
+        PQsetnonblocking(handle, 1)
         return PostgresConnection(handle: handle, host: host, statementTimeout: statementTimeout)
     }
 
@@ -103,11 +111,17 @@ public struct PostgresDriver: DriverDialect {
         let message = SecretRedactor.redact(String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines))
         let lower = message.lowercased()
         if lower.contains("password authentication failed") || lower.contains("no password supplied")
-            || lower.contains("pam authentication failed") || lower.contains("does not exist") && lower.contains("role")
+            || lower.contains("pam authentication failed") || lower.contains("no pg_hba.conf entry")
+            || (lower.contains("does not exist") && lower.contains("role"))
         {
             return WrapperError(.login, "Login to \(host.hostAndPort) failed: \(message)", sqlState: "28P01")
         }
-        if lower.contains("certificate") || lower.contains("ssl") {
+        if lower.contains("does not exist") && lower.contains("database") {
+            return WrapperError(.driver, "Could not open the database on \(host.hostAndPort): \(message)", sqlState: "3D000")
+        }
+        if lower.contains("certificate") || lower.contains("sslmode") || lower.contains("ssl is not enabled")
+            || lower.contains("server does not support ssl")
+        {
             return WrapperError(.driver, "TLS with \(host.hostAndPort) failed: \(message)", sqlState: "08001")
         }
         return WrapperError(.network, "Could not connect to \(host.hostAndPort): \(message)", sqlState: "08001")
@@ -122,10 +136,16 @@ public struct PostgresDriver: DriverDialect {
             try beginIfNeeded(connection)
             return .rows(try run(connection, call.sql, call.binds))
         case .connectionCommit:
-            if PQtransactionStatus(connection.handle) != PQTRANS_IDLE { _ = try run(connection, "COMMIT", []) }
+            let status = connection.transactionStatus
+            if status == PQTRANS_INERROR {
+                // COMMIT would silently roll back: say so instead.
+                _ = try run(connection, "ROLLBACK", [])
+                throw WrapperError(.driver, "The transaction was aborted by an earlier error and has been rolled back; nothing was committed.", sqlState: "25P02")
+            }
+            if status != PQTRANS_IDLE { _ = try run(connection, "COMMIT", []) }
             return .void
         case .connectionRollback:
-            if PQtransactionStatus(connection.handle) != PQTRANS_IDLE { _ = try run(connection, "ROLLBACK", []) }
+            if connection.transactionStatus != PQTRANS_IDLE { _ = try run(connection, "ROLLBACK", []) }
             return .void
         case .connectionAutocommit:
             return .bool(connection.autocommit)
@@ -167,7 +187,7 @@ public struct PostgresDriver: DriverDialect {
     }
 
     private func beginIfNeeded(_ connection: PostgresConnection) throws {
-        if !connection.autocommit, PQtransactionStatus(connection.handle) == PQTRANS_IDLE {
+        if !connection.autocommit, connection.transactionStatus == PQTRANS_IDLE {
             _ = try run(connection, "BEGIN", [])
         }
     }
@@ -178,7 +198,6 @@ public struct PostgresDriver: DriverDialect {
     ) throws -> QueryResult {
         guard !connection.wasAborted else { throw abortedError(connection) }
         let handle = connection.handle
-        let deadline = SocketWait.deadline(after: connection.statementTimeout)
         // Without parameters the simple protocol does the same in fewer messages.
         let sent = binds.isEmpty
             ? PQsendQuery(handle, sql)
@@ -186,26 +205,42 @@ public struct PostgresDriver: DriverDialect {
                 PQsendQueryParams(handle, sql, count, nil, values, lengths, formats, 0)
             }
         guard sent == 1 else { throw failure(connection, result: nil) }
+        // socket_timeout bounds each wait for the server, not the time the caller spends on rows.
+        func waitForServer(_ direction: SocketWait.Direction) throws {
+            do {
+                try SocketWait.wait(connection.socket, for: direction, until: SocketWait.deadline(after: connection.statementTimeout),
+                                    what: "The statement")
+            } catch let error as WrapperError where error.code == .timeout {
+                // The server may be gone: give up on the connection rather than block on a cancel request.
+                connection.abort()
+                throw WrapperError(.timeout, "The server did not answer within socket_timeout (\(connection.statementTimeout ?? 0) s); the connection was closed.")
+            }
+        }
+        while true {
+            let flushed = PQflush(handle)
+            if flushed == 0 { break }
+            if flushed < 0 { throw failure(connection, result: nil) }
+            try waitForServer(.write)
+            if PQconsumeInput(handle) == 0 { throw failure(connection, result: nil) }
+        }
         if onRow != nil { PQsetSingleRowMode(handle) }
 
         var result = QueryResult()
         var firstError: (any Error)?
         var sawRows = false
+        // Of several statements, only the first one's result is kept, as the MariaDB driver does.
+        var completed = 0
         while true {
             while PQisBusy(handle) == 1 {
-                do {
-                    try SocketWait.wait(connection.socket, for: .read, until: deadline, what: "The statement")
-                } catch let error as WrapperError where error.code == .timeout {
-                    // The server may be gone: give up on the connection rather than block on a cancel request.
-                    connection.abort()
-                    throw WrapperError(.timeout, "The statement did not complete within socket_timeout (\(connection.statementTimeout ?? 0) s); the connection was closed.")
-                }
+                try waitForServer(.read)
                 if PQconsumeInput(handle) == 0 { throw failure(connection, result: nil) }
             }
             guard let pgResult = PQgetResult(handle) else { break }
             defer { PQclear(pgResult) }
             switch PQresultStatus(pgResult) {
             case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+                if completed > 0 { continue }
+                if PQresultStatus(pgResult) == PGRES_TUPLES_OK { completed += 1 }
                 if !sawRows {
                     result.columns = (0..<PQnfields(pgResult)).map { String(cString: PQfname(pgResult, $0)) }
                     sawRows = true
@@ -229,7 +264,8 @@ public struct PostgresDriver: DriverDialect {
                 }
                 if PQresultStatus(pgResult) == PGRES_TUPLES_OK { result.affectedRows = PostgresValues.integer(PQcmdTuples(pgResult)) ?? 0 }
             case PGRES_COMMAND_OK:
-                result.affectedRows = PostgresValues.integer(PQcmdTuples(pgResult)) ?? 0
+                if completed == 0 { result.affectedRows = PostgresValues.integer(PQcmdTuples(pgResult)) ?? 0 }
+                completed += 1
             case PGRES_EMPTY_QUERY:
                 break
             case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
@@ -281,7 +317,7 @@ public struct PostgresDriver: DriverDialect {
 
     public func isInTransaction(_ connection: any DriverConnection) -> Bool {
         guard let connection = connection as? PostgresConnection, !connection.isClosed else { return false }
-        let status = PQtransactionStatus(connection.handle)
+        let status = connection.transactionStatus
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
@@ -316,16 +352,26 @@ public struct PostgresDriver: DriverDialect {
         switch value {
         case .autocommit(let on):
             // Turning autocommit on commits the open transaction, as JDBC does.
-            if on, !connection.autocommit, PQtransactionStatus(connection.handle) != PQTRANS_IDLE {
+            if on, !connection.autocommit, connection.transactionStatus != PQTRANS_IDLE {
                 _ = try run(connection, "COMMIT", [])
             }
             connection.autocommit = on
         case .readOnly(let on):
+            try requireNoTransaction(connection, "read-only")
             _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [])
         case .isolation(let level):
+            try requireNoTransaction(connection, "the isolation level")
             _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
         case .schema(let schema):
+            try requireNoTransaction(connection, "the schema")
             _ = try run(connection, "SELECT pg_catalog.set_config('search_path', $1, false)", [.text(quoteIdentifier(schema))])
+        }
+    }
+
+    /// Session settings made inside a transaction would be undone by its rollback.
+    private func requireNoTransaction(_ connection: PostgresConnection, _ what: String) throws {
+        if connection.transactionStatus != PQTRANS_IDLE {
+            throw WrapperError(.unsupportedOperation, "Change \(what) outside a transaction: commit or roll back first.")
         }
     }
 
@@ -338,7 +384,7 @@ public struct PostgresDriver: DriverDialect {
         guard let value = result.rows.first?.first else {
             throw WrapperError(.driver, "'\(sql)' returned no value.")
         }
-        return value.description
+        return value.isNull ? "" : value.description
     }
 
     public func classify(_ error: any Error) -> ErrorClassification {

@@ -42,12 +42,17 @@ public enum MySQLErrorClassifier {
     /// Server errors of rejected credentials.
     public static let loginErrorNumbers: Set<Int> = [1044, 1045, 1698, 1862]
     /// Server errors of a write on a read-only server (`--read-only`, super-read-only, replica).
-    public static let readOnlyErrorNumbers: Set<Int> = [1290, 1792, 1836]
+    public static let readOnlyErrorNumbers: Set<Int> = [1792, 1836]
 
     /// Classifies an error number, SQLSTATE and message.
     public static func classify(errorNumber: Int, sqlState: String?, message: String) -> ErrorClassification {
         if loginErrorNumbers.contains(errorNumber) || sqlState == "28000" { return .login }
-        if readOnlyErrorNumbers.contains(errorNumber) || message.contains("--read-only") { return .readOnly }
+        // 1290 is "the server runs with an option that prevents this": read-only only for --read-only.
+        if readOnlyErrorNumbers.contains(errorNumber) || message.contains("--read-only") || message.contains("read_only")
+            || (errorNumber == 1290 && message.lowercased().contains("read"))
+        {
+            return .readOnly
+        }
         if networkErrorNumbers.contains(errorNumber) { return .network }
         if let sqlState, sqlState.hasPrefix("08") { return .network }
         return []

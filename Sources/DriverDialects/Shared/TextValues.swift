@@ -27,10 +27,13 @@ enum TextValues {
             index += 1
             return true
         }
-        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2) else { return nil }
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
+            (1...12).contains(month), (1...31).contains(day), year > 0
+        else { return nil }
         var seconds = Double(daysFromCivil(year: year, month: month, day: day)) * 86_400
         if index == bytes.count { return Date(timeIntervalSince1970: seconds) }
-        guard expect(" T"), let hour = number(2), expect(":"), let minute = number(2), expect(":"), let second = number(2)
+        guard expect(" T"), let hour = number(2), expect(":"), let minute = number(2), expect(":"), let second = number(2),
+            hour <= 24, minute <= 59, second <= 60
         else { return nil }
         seconds += Double(hour * 3600 + minute * 60 + second)
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {

@@ -32,13 +32,15 @@ extension WrapperConnection {
     public func withTransaction<Result>(_ body: (WrapperConnection) throws -> Result) throws -> Result {
         let autocommitWasOn = try autocommit()
         if autocommitWasOn { try setAutocommit(false) }
-        defer { if autocommitWasOn { try? setAutocommit(true) } }
+        var rolledBack = true
+        // Turning autocommit back on commits: never after a rollback that failed.
+        defer { if autocommitWasOn, rolledBack { try? setAutocommit(true) } }
         do {
             let result = try body(self)
             try commit()
             return result
         } catch {
-            try? rollback()
+            do { try rollback() } catch { rolledBack = false }
             throw error
         }
     }

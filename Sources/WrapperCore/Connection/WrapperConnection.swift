@@ -184,7 +184,8 @@ public final class WrapperConnection: Sendable {
             defer {
                 closed.store(true, ordering: .releasing)
                 chain.plugin.releaseResources()
-                if let current, !service.driver.isClosed(current) { service.driver.close(current) }
+                // Also an aborted or broken handle: closing frees it on this, the owning, thread.
+                if let current { service.driver.close(current) }
                 service.clearCurrentConnection()
             }
             _ = try runChain(MethodCall(.connectionClose))

@@ -22,10 +22,32 @@ public enum SecretRedactor {
     /// The text with secret values replaced by `***`.
     public static func redact(_ text: String) -> String {
         var output = redactURLPasswords(text)
+        // SQL that sets a password, as servers quote it back in syntax errors.
+        for marker in ["IDENTIFIED BY", "PASSWORD(", "PASSWORD '", "PASSWORD \""] where output.range(of: marker, options: .caseInsensitive) != nil {
+            output = redactAfter(output, marker: marker)
+        }
         for key in sensitiveKeys where output.range(of: key, options: .caseInsensitive) != nil {
             output = redactKeyValues(output, key: key)
         }
         return output
+    }
+
+    /// Masks the quoted literal that follows `marker`.
+    private static func redactAfter(_ text: String, marker: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let found = rest.range(of: marker, options: .caseInsensitive) {
+            result += rest[..<found.upperBound]
+            rest = rest[found.upperBound...]
+            guard let open = rest.firstIndex(where: { $0 == "'" || $0 == "\"" }) ?? (marker.last == "'" || marker.last == "\"" ? rest.startIndex : nil)
+            else { continue }
+            let quote: Character = marker.last == "'" || marker.last == "\"" ? marker.last! : rest[open]
+            let valueStart = marker.last == quote ? rest.startIndex : rest.index(after: open)
+            result += rest[rest.startIndex..<valueStart] + "***"
+            rest = rest[valueStart...]
+            if let close = rest.firstIndex(of: quote) { rest = rest[close...] } else { rest = rest[rest.endIndex...] }
+        }
+        return result + rest
     }
 
     private static func redactURLPasswords(_ text: String) -> String {

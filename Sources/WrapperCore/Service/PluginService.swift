@@ -124,10 +124,11 @@ public final class PluginService: Sendable {
             }
         }
         let action = chain.plugin.notifyConnectionChanged([.connectionObjectChanged], service: self)
-        if action != .preserve, !driver.isClosed(old) {
-            if resetSessionStateOnClose {
+        if action != .preserve {
+            if resetSessionStateOnClose, !driver.isClosed(old) {
                 for value in oldSessionState.pristineValuesToRestore { try? driver.apply(value, to: old) }
             }
+            // Also a broken handle, so it is freed here rather than on whichever thread drops it.
             driver.close(old)
         }
         logger.debug("Switched connection", metadata: [

@@ -16,6 +16,11 @@ struct DriverIntegrationTests {
         #expect(try result.rows.map { try Int(databaseValue: $0[0]) } == [1])
         #expect(ExecuteTimePlugin.figures(of: connection).count == 1)
         #expect(connection.currentHost?.port == backend.port)
+        let simulator = try #require(DeveloperPlugin.simulator(of: connection))
+        simulator.raiseOnNextCall(WrapperError(.network, "simulated"), method: .cursorExecute)
+        let error = try #require(throws: WrapperError.self) { try connection.execute("SELECT 1") }
+        #expect(error.message == "simulated")
+        #expect(try connection.execute("SELECT 2").rows == [[.integer(2)]])
     }
 
     @Test("typed values round-trip through bound parameters", arguments: Backend.allCases)

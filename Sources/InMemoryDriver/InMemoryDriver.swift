@@ -69,7 +69,14 @@ public final class InMemoryDriver: DriverDialect {
         self.defaultPort = defaultPort
         self.retainsConnections = retainsConnections
         self.networkBoundMethods = networkBoundMethods
-        self.handler = handler ?? { _, _, _ in QueryResult(columns: ["?column?"], rows: [[.integer(1)]]) }
+        let answer = handler ?? { _, _, _ in QueryResult(columns: ["?column?"], rows: [[.integer(1)]]) }
+        self.handler = { sql, binds, host in
+            // A plain server: the cluster catalogs that dialect detection probes do not exist.
+            for marker in ["rds_tools", "aurora_", "rds_topology", "pg_settings", "replica_host_status", "pg_catalog.pg_proc", "VERSION()", "SHOW VARIABLES"] where sql.contains(marker) {
+                throw WrapperError(.driver, "relation \"\(marker)\" does not exist", sqlState: "42P01")
+            }
+            return try answer(sql, binds, host)
+        }
     }
 
     public var code: String { "in-memory" }

@@ -16,6 +16,7 @@ public struct MariaDBDriver: DriverDialect {
     public var code: String { "mariadb" }
     public var defaultPort: Int { 3306 }
     public var supportsAbort: Bool { true }
+    public var databaseFamily: DatabaseFamily { .mysql }
 
     public var networkBoundMethods: PluginMethods {
         [.connectionCommit, .connectionAutocommit, .connectionAutocommitSetter, .connectionIsReadOnly,
@@ -36,7 +37,8 @@ public struct MariaDBDriver: DriverDialect {
             let password = try properties.value(WrapperProperties.password)
             let database = try properties.value(WrapperProperties.database)
             let port = UInt32(host.isPortSpecified ? host.port : defaultPort)
-            guard mysql_real_connect(handle, host.host, user, password, database, port, nil, 0) != nil else {
+            let address = properties[PluginService.resolvedAddressKey] ?? host.host
+            guard mysql_real_connect(handle, address, user, password, database, port, nil, 0) != nil else {
                 throw connectError(handle, host)
             }
             let connection = MariaDBConnection(

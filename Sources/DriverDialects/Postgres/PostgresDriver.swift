@@ -33,8 +33,11 @@ public struct PostgresDriver: DriverDialect {
             // The decoders rely on UTF-8 text, ISO dates and round-trip float precision.
             ("client_encoding", "UTF8"), ("options", "-c DateStyle=ISO -c extra_float_digits=3"),
         ]
-        // An address needs no name lookup, which libpq's connect timeout would not cover.
-        if host.host.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }), host.host.contains(where: { $0 == "." || $0 == ":" }) {
+        // An address needs no name lookup, which libpq's connect timeout would not cover; a name
+        // the wrapper resolved keeps `host` for TLS verification.
+        if let address = properties[PluginService.resolvedAddressKey] {
+            keywords.append(("hostaddr", address))
+        } else if RdsURL.isIPAddress(host.host) {
             keywords.append(("hostaddr", host.host))
         }
         if let user = try properties.value(WrapperProperties.user) { keywords.append(("user", user)) }

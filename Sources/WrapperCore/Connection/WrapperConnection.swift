@@ -67,7 +67,8 @@ public final class WrapperConnection: Sendable {
             driver: driver, chain: chain, properties: properties, runtime: runtime, logger: logger)
         self.service = service
         self.chain = chain
-        service.hostListProvider = try ConnectionStringHostListProvider(properties: properties, defaultPort: driver.defaultPort)
+        let firstHost = try properties.hosts(defaultPort: driver.defaultPort)[0]
+        try service.setInitialDialect(host: firstHost)
         try chain.plugin.initHostProvider(properties, service: service) { _ in }
         try service.refreshHostList()
         guard let initialHost = service.initialConnectionHostInfo ?? service.hosts.first else {
@@ -78,6 +79,7 @@ public final class WrapperConnection: Sendable {
             try service.openOnDriver(request)
         }
         try service.setCurrentConnection(connection, host: initialHost)
+        try service.updateDialect(connection: connection, host: initialHost)
     }
 
     // MARK: Calls
@@ -105,6 +107,7 @@ public final class WrapperConnection: Sendable {
         guard !closed.load(ordering: .relaxed) else {
             throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
         }
+        service.refreshHostListIfStale()
         return try chain.execute(call, service: service) { call, service in try service.performOnDriver(call) }
     }
 
@@ -187,6 +190,7 @@ public final class WrapperConnection: Sendable {
                 // Also an aborted or broken handle: closing frees it on this, the owning, thread.
                 if let current { service.driver.close(current) }
                 service.clearCurrentConnection()
+                service.detachFromMonitor()
             }
             _ = try runChain(MethodCall(.connectionClose))
         }

@@ -32,6 +32,8 @@ public protocol DriverDialect: Sendable {
     var networkBoundMethods: PluginMethods { get }
     /// Whether ``abort(_:)`` can interrupt a call in progress.
     var supportsAbort: Bool { get }
+    /// Which SQL the servers of this library speak.
+    var databaseFamily: DatabaseFamily { get }
 
     /// Opens a connection to `host` with `properties` (wrapper properties already mapped by the dialect).
     func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection
@@ -88,6 +90,9 @@ extension DriverDialect {
 
     /// All methods are network-bound unless the dialect says otherwise.
     public var networkBoundMethods: PluginMethods { .all }
+    /// PostgreSQL unless the dialect says otherwise.
+    public var databaseFamily: DatabaseFamily { .postgres }
+
     /// Abort is not supported unless the dialect says so.
     public var supportsAbort: Bool { false }
     /// Nothing is classified unless the dialect knows better.

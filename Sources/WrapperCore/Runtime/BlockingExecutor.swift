@@ -73,19 +73,35 @@ public final class BlockingExecutor: @unchecked Sendable {
 }
 
 /// Long-lived resources shared by the connections of a registry: host selection strategies (with
-/// their round-robin positions) and the executor of the async API.
+/// their round-robin positions), the executor of the async API, the name resolver, and the
+/// topology monitors (one per cluster id).
 public final class WrapperRuntime: Sendable {
     /// Host selection strategies by name.
     public let hostSelectors: HostSelectors
     /// Threads for the async API.
     public let executor: BlockingExecutor
+    /// How host names become addresses.
+    public let resolver: any HostResolver
+    /// Topology monitors, one per cluster id.
+    public let topologyMonitors: TopologyMonitors
+    /// Database dialects, and what detection learned about endpoints.
+    public let databaseDialects: DatabaseDialects
 
     /// Creates a runtime.
-    public init(hostSelectors: HostSelectors = HostSelectors(), executor: BlockingExecutor = BlockingExecutor()) {
+    public init(
+        hostSelectors: HostSelectors = HostSelectors(), executor: BlockingExecutor = BlockingExecutor(),
+        resolver: any HostResolver = SystemResolver()
+    ) {
         self.hostSelectors = hostSelectors
         self.executor = executor
+        self.resolver = resolver
+        self.topologyMonitors = TopologyMonitors()
+        self.databaseDialects = DatabaseDialects()
     }
 
-    /// Stops the runtime's threads.
-    public func shutdown() { executor.shutdown() }
+    /// Stops the runtime's threads and monitors.
+    public func shutdown() {
+        topologyMonitors.shutdown()
+        executor.shutdown()
+    }
 }

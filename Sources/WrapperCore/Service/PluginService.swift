@@ -39,7 +39,14 @@ public final class PluginService: Sendable {
         var sessionState = SessionState()
         var unavailable: [String: ContinuousClock.Instant] = [:]
         var pluginStates: [ObjectIdentifier: AnyObject] = [:]
+        var databaseDialect: (any DatabaseDialect)?
+        var canUpdateDialect = false
+        var monitorListener: (monitor: ClusterTopologyMonitor, token: ClusterTopologyMonitor.ListenerToken)?
     }
+
+    /// Set from a topology monitor's thread when the cluster changed; the owner refreshes its host
+    /// list before its next call.
+    @usableFromInline let hostsStale = Atomic<Bool>(false)
 
     /// Creates the service of one connection.
     ///
@@ -207,10 +214,84 @@ public final class PluginService: Sendable {
         }
     }
 
-    /// The provider of the host list.
+    /// The provider of the host list. A provider over a topology monitor makes the connection
+    /// hear the cluster's changes.
     public var hostListProvider: (any HostListProvider)? {
         get { state.withLock { $0.hostListProvider } }
-        set { state.withLock { $0.hostListProvider = newValue } }
+        set {
+            let previous = state.withLock { state -> (monitor: ClusterTopologyMonitor, token: ClusterTopologyMonitor.ListenerToken)? in
+                state.hostListProvider = newValue
+                defer { state.monitorListener = nil }
+                return state.monitorListener
+            }
+            previous.map { $0.monitor.removeListener($0.token) }
+            if let rds = newValue as? RdsHostListProvider {
+                let token = rds.monitor.addListener { [weak self] _, _ in self?.hostsStale.store(true, ordering: .releasing) }
+                state.withLock { $0.monitorListener = (rds.monitor, token) }
+            }
+        }
+    }
+
+    /// Stops listening to the cluster's monitor (the monitor itself lives on for other connections).
+    public func detachFromMonitor() {
+        let listener = state.withLock { state -> (monitor: ClusterTopologyMonitor, token: ClusterTopologyMonitor.ListenerToken)? in
+            defer { state.monitorListener = nil }
+            return state.monitorListener
+        }
+        listener.map { $0.monitor.removeListener($0.token) }
+    }
+
+    /// Refreshes the host list if the cluster's monitor announced a change; called by the owner
+    /// before each call, so plugins hear of changes on the connection's own thread.
+    @inlinable
+    public func refreshHostListIfStale() {
+        guard hostsStale.load(ordering: .acquiring) else { return }
+        hostsStale.store(false, ordering: .relaxed)
+        try? refreshHostList()
+    }
+
+    /// The database dialect of the connection.
+    public var databaseDialect: (any DatabaseDialect)? {
+        get { state.withLock { $0.databaseDialect } }
+        set { state.withLock { $0.databaseDialect = newValue } }
+    }
+
+    /// Chooses the first dialect from the initial host, and the host list provider that goes with it.
+    public func setInitialDialect(host: HostInfo) throws {
+        let (dialect, canUpdate) = try runtime.databaseDialects.initialDialect(
+            for: host.host, family: driver.databaseFamily, properties: properties)
+        state.withLock {
+            $0.databaseDialect = dialect
+            $0.canUpdateDialect = canUpdate
+        }
+        hostListProvider = try makeHostListProvider(for: dialect)
+    }
+
+    /// After the first connection: detects the dialect once (one step, as the reference) and, if
+    /// it changed, switches the host list provider and refreshes the hosts.
+    public func updateDialect(connection: any DriverConnection, host: HostInfo) throws {
+        let (current, canUpdate) = state.withLock { ($0.databaseDialect, $0.canUpdateDialect) }
+        guard canUpdate, let current else { return }
+        let detected = runtime.databaseDialects.detect(current: current, host: host.host, connection: connection, driver: driver)
+        state.withLock { $0.canUpdateDialect = false }
+        guard detected.code != current.code else { return }
+        logger.debug("Database dialect detected", metadata: ["from": "\(current.code)", "to": "\(detected.code)"])
+        state.withLock { $0.databaseDialect = detected }
+        hostListProvider = try makeHostListProvider(for: detected)
+        try refreshHostList(connection: connection)
+    }
+
+    /// Whether the current host is a reader, asked of the server with the dialect's query.
+    public func hostRole(connection: (any DriverConnection)? = nil) throws -> HostRole {
+        guard let connection = connection ?? currentConnection else {
+            throw WrapperError(.connectionClosed, "No connection to ask for its role.")
+        }
+        let query = databaseDialect?.isReaderQuery
+            ?? (driver.databaseFamily == .postgres ? "SELECT pg_catalog.pg_is_in_recovery()" : "SELECT @@read_only")
+        guard let value = try driver.query(query, on: connection).rows.first?.first, let isReader = value.truthy else {
+            throw WrapperError(.driver, "The server did not say whether it is a reader.")
+        }
+        return isReader ? .reader : .writer
     }
 
     /// The host the first connection was opened to.
@@ -272,10 +353,19 @@ public final class PluginService: Sendable {
         }
     }
 
+    /// The property through which a driver learns the address its host name resolved to.
+    public static let resolvedAddressKey = "wrapper_resolved_address"
+
     /// The terminal step of the connect pipelines: the driver opens the connection.
     public func openOnDriver(_ request: ConnectRequest) throws -> any DriverConnection {
+        var properties = request.properties
+        // Names resolve through the runtime's resolver, so a resolver of the application's (or the
+        // cluster lab's hosts file) decides where a name points; the driver keeps the name for TLS.
+        if !RdsURL.isIPAddress(request.host.host), let address = runtime.resolver.overriddenAddress(of: request.host.host) {
+            properties[Self.resolvedAddressKey] = address
+        }
         do {
-            let connection = try driver.connect(to: request.host, properties: request.properties)
+            let connection = try driver.connect(to: request.host, properties: properties)
             setAvailability(.available, forAliases: request.host.allAliases)
             return connection
         } catch {

@@ -1,0 +1,71 @@
+/// The host list of a cluster, read from its shared ``ClusterTopologyMonitor``.
+public struct RdsHostListProvider: HostListProvider {
+    /// The cluster's monitor.
+    public let monitor: ClusterTopologyMonitor
+    /// What to return before the monitor has read the topology once.
+    public let initialHosts: [HostInfo]
+
+    /// Topology refresh properties.
+    public static let refreshProperty = PropertyDefinition<Int>.int(
+        "topology_refresh_ms", default: 30_000, in: 1...86_400_000, "Cluster topology refresh rate in milliseconds.")
+    /// High-rate refresh while the writer is being searched for.
+    public static let highRefreshProperty = PropertyDefinition<Int>.int(
+        "cluster_topology_high_refresh_rate_ms", default: 100, in: 1...3_600_000, "Cluster topology high refresh rate in milliseconds.")
+
+    /// Creates the provider.
+    public init(monitor: ClusterTopologyMonitor, initialHosts: [HostInfo]) {
+        self.monitor = monitor
+        self.initialHosts = initialHosts
+    }
+
+    public func refresh(connection: (any DriverConnection)?, service: PluginService) throws -> [HostInfo] {
+        let hosts = monitor.hosts
+        if !hosts.isEmpty { return hosts }
+        let waited = monitor.forceRefresh(verifyWriter: false, timeout: .seconds(5))
+        return waited.isEmpty ? initialHosts : waited
+    }
+
+    public func forceRefresh(connection: (any DriverConnection)?, service: PluginService) throws -> [HostInfo] {
+        let hosts = monitor.forceRefresh(verifyWriter: false, timeout: .seconds(5))
+        return hosts.isEmpty ? initialHosts : hosts
+    }
+
+    public var clusterID: String { monitor.settings.clusterID }
+    public var isStatic: Bool { false }
+}
+
+extension PluginService {
+    /// The cluster id of a connection: `cluster_id` when given, else derived from the first host
+    /// (the cluster part of an RDS name, or `host:port`), so that different clusters never share a
+    /// topology by accident (the reference's default `"1"` made them share).
+    public func clusterID(initialHost: HostInfo) -> String {
+        if let explicit = properties["cluster_id"], !explicit.isEmpty { return explicit }
+        if let cluster = RdsURL.clusterID(of: initialHost.host), let region = RdsURL.region(of: initialHost.host) {
+            return "\(cluster).\(region)"
+        }
+        return initialHost.hostAndPort
+    }
+
+    /// A host list provider for `dialect`: the cluster's shared topology monitor for cluster
+    /// dialects, the connection string's hosts otherwise.
+    public func makeHostListProvider(for dialect: any DatabaseDialect) throws -> any HostListProvider {
+        let staticProvider = try ConnectionStringHostListProvider(properties: properties, defaultPort: driver.defaultPort)
+        guard dialect.topology != nil, let initialHost = staticProvider.hosts.first else { return staticProvider }
+        let pattern: InstanceHostPattern? = try properties.value(InstanceHostPattern.property).map(InstanceHostPattern.init)
+            ?? RdsURL.instanceHostPattern(of: initialHost.host).flatMap { try? InstanceHostPattern($0) }
+        var monitoringProperties = properties.overridden(byPrefix: "topology-monitoring-")
+        // Monitoring connections give up after 5 s unless told otherwise.
+        for key in ["connect_timeout", "socket_timeout"] where monitoringProperties[key] == nil {
+            monitoringProperties[key] = "5"
+        }
+        let settings = ClusterTopologyMonitor.Settings(
+            clusterID: clusterID(initialHost: initialHost), initialHost: initialHost, pattern: pattern,
+            connectionProperties: monitoringProperties,
+            refreshInterval: .milliseconds(try properties.value(RdsHostListProvider.refreshProperty)),
+            highRefreshInterval: .milliseconds(try properties.value(RdsHostListProvider.highRefreshProperty)))
+        let monitor = try runtime.topologyMonitors.monitor(for: settings.clusterID) {
+            try ClusterTopologyMonitor(settings: settings, driver: driver, dialect: dialect, resolver: runtime.resolver, logger: logger)
+        }
+        return RdsHostListProvider(monitor: monitor, initialHosts: staticProvider.hosts)
+    }
+}

@@ -76,6 +76,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Integration tests on the cluster lab (scripts/cluster-lab.sh): real replication, real faults.
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: [
+                "DriverDialects", "WrapperCore", "BuiltinPlugins",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "DriverDialectsTests",
             dependencies: [

@@ -78,7 +78,9 @@ public final class WrapperConnection: Sendable {
         let connection = try chain.plugin.connect(request, service: service) { request, service in
             try service.openOnDriver(request)
         }
-        try service.setCurrentConnection(connection, host: initialHost)
+        // A plugin may have connected to another host (an instance behind a cluster endpoint).
+        let connectedHost = service.initialConnectionHostInfo ?? initialHost
+        try service.setCurrentConnection(connection, host: connectedHost)
         try service.updateDialect(connection: connection, host: initialHost)
     }
 

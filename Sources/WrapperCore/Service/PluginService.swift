@@ -263,6 +263,8 @@ public final class PluginService: Sendable {
         state.withLock {
             $0.databaseDialect = dialect
             $0.canUpdateDialect = canUpdate
+            // The first connection goes to the host the user named, even when a topology is known.
+            $0.initialHost = host
         }
         hostListProvider = try makeHostListProvider(for: dialect)
     }
@@ -277,7 +279,9 @@ public final class PluginService: Sendable {
         guard detected.code != current.code else { return }
         logger.debug("Database dialect detected", metadata: ["from": "\(current.code)", "to": "\(detected.code)"])
         state.withLock { $0.databaseDialect = detected }
+        let replaced = hostListProvider as? RdsHostListProvider
         hostListProvider = try makeHostListProvider(for: detected)
+        if let replaced { runtime.topologyMonitors.disposeIfUnused(replaced.monitor) }
         try refreshHostList(connection: connection)
     }
 

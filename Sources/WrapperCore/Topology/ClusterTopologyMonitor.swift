@@ -60,6 +60,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         var listeners: [ListenerToken: @Sendable (HostListChanges, [HostInfo]) -> Void] = [:]
         var nextToken: ListenerToken = 0
         var loopErrors = 0
+        var lastUsed = ContinuousClock.now
+        var passes: UInt64 = 0
     }
 
     /// The settings.
@@ -105,7 +107,17 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     // MARK: Reading
 
     /// The latest topology; empty until the first refresh.
-    public var hosts: [HostInfo] { locked { $0.hosts } }
+    public var hosts: [HostInfo] {
+        locked { state in
+            state.lastUsed = .now
+            return state.hosts
+        }
+    }
+
+    /// Whether nobody used the monitor for `idle` and no listener is registered.
+    func isIdle(for idle: Duration) -> Bool {
+        locked { $0.listeners.isEmpty && ContinuousClock.now - $0.lastUsed > idle }
+    }
 
     /// A counter that changes whenever the topology does.
     public var version: UInt64 { locked { $0.version } }
@@ -127,11 +139,15 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         if let found = state.lastWriterFound, ContinuousClock.now - found < .seconds(10), !state.hosts.isEmpty {
             return state.hosts
         }
+        state.lastUsed = .now
         let startVersion = state.version
+        let startPasses = state.passes
         if verifyWriter { state.dropMonitoringConnection = true }
         state.refreshRequested = true
         condition.broadcast()
-        while state.version == startVersion, !state.stopping {
+        // Two whole passes without a change mean the answer is not coming soon (a host down, or a
+        // dialect guessed wrong): return what there is rather than wait out the timeout.
+        while state.version == startVersion, state.passes < startPasses + 2, !state.stopping {
             if !condition.wait(until: deadline) { break }
         }
         return state.hosts
@@ -188,6 +204,10 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                 locked { $0.loopErrors += 1 }
                 logger.info("Topology monitor error; continuing", metadata: ["error": "\(WrapperError.redactedDescription(of: error))"])
                 dropMonitoringConnection()
+            }
+            locked { state in
+                state.passes += 1
+                condition.broadcast()
             }
             sleepUntilNextRefresh()
         }
@@ -337,21 +357,42 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     }
 }
 
-/// The topology monitors of a runtime, one per cluster id.
+/// The topology monitors of a runtime, one per cluster id (and dialect).
+///
+/// A monitor that nobody used for `disposalTime` (`monitor_disposal_time_ms`, 15 minutes by
+/// default) and that has no listener is stopped the next time a monitor is asked for.
 public final class TopologyMonitors: Sendable {
     private let monitors = LockedValue<[String: ClusterTopologyMonitor]>([:])
+    /// How long an unused monitor lives.
+    public let disposalTime: Duration
 
     /// Creates an empty set.
-    public init() {}
+    public init(disposalTime: Duration = .seconds(900)) { self.disposalTime = disposalTime }
 
-    /// The monitor of `clusterID`, created by `make` on first use.
-    public func monitor(for clusterID: String, make: () throws -> ClusterTopologyMonitor) rethrows -> ClusterTopologyMonitor {
-        try monitors.withLock { monitors in
-            if let existing = monitors[clusterID] { return existing }
+    /// The monitor for `key`, created by `make` on first use.
+    public func monitor(for key: String, make: () throws -> ClusterTopologyMonitor) rethrows -> ClusterTopologyMonitor {
+        let (monitor, idle) = try monitors.withLock { monitors -> (ClusterTopologyMonitor, [ClusterTopologyMonitor]) in
+            let idleKeys = monitors.filter { $0.key != key && $0.value.isIdle(for: disposalTime) }.map(\.key)
+            let idle = idleKeys.compactMap { monitors.removeValue(forKey: $0) }
+            if let existing = monitors[key] { return (existing, idle) }
             let created = try make()
-            monitors[clusterID] = created
-            return created
+            monitors[key] = created
+            return (created, idle)
         }
+        // Stopped outside the lock: shutting down waits for the loop.
+        idle.forEach { $0.shutdown() }
+        return monitor
+    }
+
+    /// Stops and forgets `monitor` if no connection listens to it any more (a dialect guess that
+    /// detection replaced).
+    public func disposeIfUnused(_ monitor: ClusterTopologyMonitor) {
+        let removed = monitors.withLock { monitors -> Bool in
+            guard monitor.isIdle(for: .zero), let key = monitors.first(where: { $0.value === monitor })?.key else { return false }
+            monitors[key] = nil
+            return true
+        }
+        if removed { monitor.shutdown() }
     }
 
     /// How many monitors run.

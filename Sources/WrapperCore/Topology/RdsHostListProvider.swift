@@ -63,7 +63,8 @@ extension PluginService {
             connectionProperties: monitoringProperties,
             refreshInterval: .milliseconds(try properties.value(RdsHostListProvider.refreshProperty)),
             highRefreshInterval: .milliseconds(try properties.value(RdsHostListProvider.highRefreshProperty)))
-        let monitor = try runtime.topologyMonitors.monitor(for: settings.clusterID) {
+        // Keyed by dialect too: a wrong first guess must not hand its monitor to the right dialect.
+        let monitor = try runtime.topologyMonitors.monitor(for: "\(settings.clusterID)|\(dialect.code)") {
             try ClusterTopologyMonitor(settings: settings, driver: driver, dialect: dialect, resolver: runtime.resolver, logger: logger)
         }
         return RdsHostListProvider(monitor: monitor, initialHosts: staticProvider.hosts)

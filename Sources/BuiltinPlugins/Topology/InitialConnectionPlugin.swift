@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import WrapperCore
+
+/// `initial_connection`: when the first connection goes to a cluster endpoint, replaces the
+/// DNS-resolved connection with a verified connection to an instance: the topology's writer for
+/// the writer endpoint, a reader chosen by `reader_initial_connection_host_selector_strategy` for
+/// the reader endpoint. Retries until `open_connection_retry_timeout_ms` (the reference used the
+/// interval here by mistake), every `open_connection_retry_interval_ms`.
+public struct InitialConnectionPlugin: Plugin {
+    /// Strategy for the reader endpoint.
+    public static let readerStrategyProperty = PropertyDefinition<String>.string(
+        "reader_initial_connection_host_selector_strategy", default: "random",
+        "The strategy that should be used to select a new reader host while opening a new connection.")
+    /// How long to keep trying.
+    public static let retryTimeoutProperty = PropertyDefinition<Int>.int(
+        "open_connection_retry_timeout_ms", default: 30_000, in: 0...3_600_000, "Maximum allowed time for the retries opening a connection.")
+    /// Pause between tries.
+    public static let retryIntervalProperty = PropertyDefinition<Int>.int(
+        "open_connection_retry_interval_ms", default: 1000, in: 0...600_000, "Time between each retry of opening a connection.")
+
+    /// Creates the plugin.
+    public init() {}
+
+    public var subscribedMethods: PluginMethods { [.connect] }
+
+    public func connect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
+        let type = RdsURL.type(of: request.host.host)
+        guard request.isInitialConnection, type == .writerCluster || type == .readerCluster,
+            !service.isStaticHostListProvider
+        else { return try next(request, service) }
+        let properties = request.properties
+        let timeout = Duration.milliseconds(try properties.value(Self.retryTimeoutProperty))
+        let interval = Duration.milliseconds(try properties.value(Self.retryIntervalProperty))
+        let strategy = try properties.value(Self.readerStrategyProperty)
+        let deadline = ContinuousClock.now + timeout
+        var lastError: (any Error)?
+        repeat {
+            do {
+                if let connection = try attempt(request, type: type, strategy: strategy, service: service, next: next) {
+                    return connection
+                }
+            } catch {
+                if service.isLoginError(error) { throw error }
+                lastError = error
+            }
+            try? service.forceRefreshHostList()
+            if ContinuousClock.now + interval >= deadline { break }
+            Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+        } while ContinuousClock.now < deadline
+        // Fall back to the endpoint itself, as the reference does when no instance could be verified.
+        service.logger.info("No verified instance connection; using the cluster endpoint", metadata: [
+            "endpoint": "\(request.host.hostAndPort)", "error": "\(lastError.map(WrapperError.redactedDescription) ?? "none")",
+        ])
+        return try next(request, service)
+    }
+
+    /// One try: a connection to a verified instance, or `nil` to try again.
+    private func attempt(
+        _ request: ConnectRequest, type: RdsURLType, strategy: String, service: PluginService, next: ConnectNext
+    ) throws -> (any DriverConnection)? {
+        let wanted: HostRole = type == .writerCluster ? .writer : .reader
+        let target: HostInfo
+        if wanted == .reader, let reader = try? service.hostInfo(byStrategy: strategy, role: .reader) {
+            target = reader
+        } else if let writer = service.hosts.first(where: { $0.role == .writer }) {
+            target = writer
+        } else {
+            return nil
+        }
+        guard !RdsURL.type(of: target.host).isRdsCluster, target.host != request.host.host else { return nil }
+        var instanceRequest = request
+        instanceRequest.host = target
+        let connection = try next(instanceRequest, service)
+        let role = try service.hostRole(connection: connection)
+        // A reader endpoint may land on the writer when the cluster has no reader left.
+        let hasReaders = service.hosts.contains { $0.role == .reader }
+        guard role == wanted || (wanted == .reader && role == .writer && !hasReaders) else {
+            service.driver.close(connection)
+            return nil
+        }
+        service.initialConnectionHostInfo = target
+        return connection
+    }
+}

@@ -162,4 +162,21 @@ struct ClusterLabTests {
         }
         try Lab.run("rejoin", "pg-1")
     }
+
+    @Test("an RDS Multi-AZ PostgreSQL cluster is detected and its writer found by resource id")
+    func multiAzPostgres() throws {
+        try Lab.run("down")
+        try Lab.run("up", "--engine", "pg", "--flavor", "multi-az")
+        defer { _ = try? Lab.run("down") }
+        let registry = Lab.registry()
+        defer { registry.runtime.shutdown() }
+        let connection = try WrapperConnection.open(Lab.pgURL(host: Lab.pgHost(1)), driver: PostgresDriver(), registry: registry)
+        defer { try? connection.close() }
+        #expect(connection.service.databaseDialect?.code == "multi-az-pg")
+        let hosts = connection.service.allHosts
+        #expect(hosts.count == 3)
+        let writer = try #require(hosts.first { $0.role == .writer })
+        #expect(Lab.address(of: writer.host) == Lab.pgHost(1))
+        #expect(hosts.filter { $0.role == .reader }.count == 2)
+    }
 }

@@ -16,6 +16,9 @@ struct DriverIntegrationTests {
         #expect(try result.rows.map { try Int(databaseValue: $0[0]) } == [1])
         #expect(ExecuteTimePlugin.figures(of: connection).count == 1)
         #expect(connection.currentHost?.port == backend.port)
+        // Plain servers are detected as such, and keep the connection string's host list.
+        #expect(connection.service.databaseDialect?.code == (backend == .postgres ? "pg" : "mariadb"))
+        #expect(connection.service.isStaticHostListProvider)
         let simulator = try #require(DeveloperPlugin.simulator(of: connection))
         simulator.raiseOnNextCall(WrapperError(.network, "simulated"), method: .cursorExecute)
         let error = try #require(throws: WrapperError.self) { try connection.execute("SELECT 1") }

@@ -83,7 +83,9 @@ extension DatabaseValue {
         switch self {
         case .bool(let value): value
         case .integer(let value): value != 0
-        case .text(let value): ["t", "true", "1", "on", "yes"].contains(value.lowercased())
+        case .text(let value):
+            ["t", "true", "1", "on", "yes"].contains(value.lowercased())
+                ? true : (["f", "false", "0", "off", "no"].contains(value.lowercased()) ? false : nil)
         default: nil
         }
     }

@@ -47,6 +47,15 @@ let package = Package(
             ],
             path: "Benchmarks/DriverOverhead"
         ),
+        .executableTarget(
+            name: "TopologyFootprint",
+            dependencies: [
+                .product(name: "WrapperCore", package: rootPackage),
+                .product(name: "DriverDialects", package: rootPackage),
+                .product(name: "BuiltinPlugins", package: rootPackage),
+            ],
+            path: "Benchmarks/TopologyFootprint"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -464,6 +464,7 @@ pg_start() {
     setsid "${EXEC_AS_PG[@]}" "$PG_BIN/postgres" -D "$d/data" \
         -c listen_addresses="${ADDR[$n]}" -p "$PG_SERVER_PORT" -k "$d" -c cluster_name="$n" \
         -c lab.instance_id="$(node_id "$n")" -c rds.extensions="$(pg_ext_list)" \
+        -c max_connections="${CLUSTER_LAB_MAX_CONNECTIONS:-100}" \
         </dev/null >>"$d/server.log" 2>&1 9>&- &
     echo $! >"$d/launched.pid"
 }
@@ -780,7 +781,7 @@ my_start() { # node read_only(0|1)
         --report-host="$(node_endpoint "$n")" --report-port="$MY_PORT" \
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --sync-binlog=0 \
-        --performance-schema=OFF --max-connections=300 \
+        --performance-schema=OFF --max-connections="${CLUSTER_LAB_MAX_CONNECTIONS:-300}" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         </dev/null >>"$d/error.log" 2>&1 9>&- &
     echo $! >"$d/server.pid"

@@ -112,7 +112,9 @@ struct PipelineTests {
         // The outer plugin runs its code after next, so it is the last to set the provider.
         let connection = try openConnection(chain: PluginChain { Installer(name: "outer"); Installer(name: "inner") })
         #expect(connection.service.hostListProvider?.clusterID == "outer")
-        #expect(connection.currentHost?.host == "outer")
+        // The first connection goes to the host the user named; the provider supplies the host list.
+        #expect(connection.currentHost?.host == "writer")
+        #expect(connection.service.allHosts.map(\.host) == ["outer"])
         #expect(!connection.service.isStaticHostListProvider)
         try connection.service.forceRefreshHostList()
         #expect(connection.service.allHosts.map(\.host) == ["outer-forced"])

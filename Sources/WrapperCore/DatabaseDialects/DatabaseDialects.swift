@@ -37,9 +37,10 @@ public final class DatabaseDialects: Sendable {
     /// detection may still upgrade it.
     ///
     /// - Throws: ``WrapperError`` for an unknown `wrapper_dialect`, listing the known codes.
-    public func initialDialect(for host: String, family: DatabaseFamily, properties: Properties) throws
+    public func initialDialect(for host: String, port: Int = HostInfo.noPort, family: DatabaseFamily, properties: Properties) throws
         -> (dialect: any DatabaseDialect, canUpdate: Bool)
     {
+        let cacheKey = Self.cacheKey(host, port, family)
         if let forced = try properties.value(Self.property) {
             guard let dialect = dialect(code: forced) else {
                 let known = state.withLock { $0.dialects.keys.sorted() }
@@ -48,7 +49,7 @@ public final class DatabaseDialects: Sendable {
             return (dialect, false)
         }
         let now = ContinuousClock.now
-        if let cached = state.withLock({ state in state.known[host].flatMap { now < $0.expires ? $0.code : nil } }),
+        if let cached = state.withLock({ state in state.known[cacheKey].flatMap { now < $0.expires ? $0.code : nil } }),
             let dialect = dialect(code: cached)
         {
             return (dialect, false)
@@ -73,15 +74,22 @@ public final class DatabaseDialects: Sendable {
     /// or `current` when none does. One step only, as in the reference; the result is cached for
     /// `host` for 30 minutes.
     public func detect(
-        current: any DatabaseDialect, host: String, connection: any DriverConnection, driver: any DriverDialect
+        current: any DatabaseDialect, host: String, port: Int = HostInfo.noPort, connection: any DriverConnection,
+        driver: any DriverDialect
     ) -> any DatabaseDialect {
+        let key = Self.cacheKey(host, port, driver.databaseFamily)
         for code in current.updateCandidates {
             guard let candidate = dialect(code: code), candidate.matches(connection, driver: driver) else { continue }
-            remember(candidate, for: host)
+            remember(candidate, for: key)
             return candidate
         }
-        if current.matches(connection, driver: driver) { remember(current, for: host) }
+        if current.matches(connection, driver: driver) { remember(current, for: key) }
         return current
+    }
+
+    /// Endpoints are told apart by port and family too: one address may serve several servers.
+    private static func cacheKey(_ host: String, _ port: Int, _ family: DatabaseFamily) -> String {
+        "\(family.rawValue)://\(host.lowercased()):\(port)"
     }
 
     private func remember(_ dialect: any DatabaseDialect, for host: String) {

@@ -259,7 +259,7 @@ public final class PluginService: Sendable {
     /// Chooses the first dialect from the initial host, and the host list provider that goes with it.
     public func setInitialDialect(host: HostInfo) throws {
         let (dialect, canUpdate) = try runtime.databaseDialects.initialDialect(
-            for: host.host, family: driver.databaseFamily, properties: properties)
+            for: host.host, port: host.port, family: driver.databaseFamily, properties: properties)
         state.withLock {
             $0.databaseDialect = dialect
             $0.canUpdateDialect = canUpdate
@@ -274,7 +274,8 @@ public final class PluginService: Sendable {
     public func updateDialect(connection: any DriverConnection, host: HostInfo) throws {
         let (current, canUpdate) = state.withLock { ($0.databaseDialect, $0.canUpdateDialect) }
         guard canUpdate, let current else { return }
-        let detected = runtime.databaseDialects.detect(current: current, host: host.host, connection: connection, driver: driver)
+        let detected = runtime.databaseDialects.detect(
+            current: current, host: host.host, port: host.port, connection: connection, driver: driver)
         state.withLock { $0.canUpdateDialect = false }
         guard detected.code != current.code else { return }
         logger.debug("Database dialect detected", metadata: ["from": "\(current.code)", "to": "\(detected.code)"])

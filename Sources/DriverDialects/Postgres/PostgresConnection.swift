@@ -1,6 +1,5 @@
 import CLibPQ
 import Glibc
-import Synchronization
 import WrapperCore
 
 /// A libpq connection owned by one thread at a time; only ``abort()`` may come from another.
@@ -16,19 +15,14 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     let statementTimeout: Double?
     /// The socket, read once after connecting (it does not change afterwards).
     let socket: Int32
-    /// A duplicate of the socket that only ``abort()`` uses: libpq may close `socket` on a broken
-    /// connection, and its number could then be reused by another connection.
-    private let abortSocket: Int32
-    private let lifecycle = LockedValue<(closed: Bool, aborted: Bool)>((false, false))
-    // Mirrors `lifecycle.aborted` for the per-call check, without taking the lock.
-    private let abortedFlag = Atomic<Bool>(false)
+    private let lifecycle: HandleLifecycle
 
     init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?) {
         self.handle = handle
         self.host = host
         self.statementTimeout = statementTimeout
         self.socket = PQsocket(handle)
-        self.abortSocket = socket >= 0 ? dup(socket) : -1
+        self.lifecycle = HandleLifecycle(socket: socket)
     }
 
     deinit {
@@ -36,36 +30,21 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     }
 
     /// Whether ``abort()`` interrupted the connection.
-    var wasAborted: Bool { abortedFlag.load(ordering: .acquiring) }
+    var wasAborted: Bool { lifecycle.wasAborted }
 
     /// Whether the connection was closed or broke.
     var isClosed: Bool {
-        // Under the lock, so the handle cannot be freed while libpq reads it.
-        lifecycle.withLock { $0.closed || $0.aborted || PQstatus(handle) == CONNECTION_BAD }
+        lifecycle.withState { $0.closed || $0.aborted || PQstatus(handle) == CONNECTION_BAD }
     }
 
     /// libpq's transaction status, or idle once closed.
     var transactionStatus: PGTransactionStatusType {
-        lifecycle.withLock { $0.closed ? PQTRANS_IDLE : PQtransactionStatus(handle) }
+        lifecycle.withState { $0.closed ? PQTRANS_IDLE : PQtransactionStatus(handle) }
     }
 
     /// Frees the handle; only from the owning thread. Safe to call twice.
-    func finish() {
-        lifecycle.withLock { state in
-            guard !state.closed else { return }
-            state.closed = true
-            PQfinish(handle)
-            if abortSocket >= 0 { close(abortSocket) }
-        }
-    }
+    func finish() { lifecycle.finish { PQfinish(handle) } }
 
     /// Shuts the socket down so a blocked call returns; safe from any thread.
-    func abort() {
-        lifecycle.withLock { state in
-            guard !state.closed, !state.aborted else { return }
-            state.aborted = true
-            abortedFlag.store(true, ordering: .releasing)
-            if abortSocket >= 0 { shutdown(abortSocket, Int32(SHUT_RDWR)) }
-        }
-    }
+    func abort() { lifecycle.abort() }
 }

@@ -61,7 +61,7 @@ public final class OpenedConnectionTracker: Sendable {
         guard isNew else { return }
         _ = monitor.addListener { [weak self] changes, hosts in
             guard let self else { return }
-            for (url, events) in changes where events.contains(.convertedToReader) || events.contains(.hostDeleted) {
+            for (url, events) in changes where events.contains(.convertedToReader) {
                 self.invalidate(host: String(url.dropLast()))  // "host:port/" → "host:port"
             }
             _ = hosts

@@ -66,13 +66,27 @@ public struct InitialConnectionPlugin: Plugin {
         } else if let writer = service.hosts.first(where: { $0.role == .writer }) {
             target = writer
         } else {
+            // No topology yet: connect through the endpoint (which settles the dialect and starts
+            // the right monitor), and keep the connection if it has the wanted role.
+            let connection = try next(request, service)
+            let role: HostRole
+            do { role = try service.hostRole(connection: connection) } catch {
+                service.driver.close(connection)
+                throw error
+            }
+            if role == wanted { return connection }
+            service.driver.close(connection)
             return nil
         }
         guard !RdsURL.type(of: target.host).isRdsCluster, target.host != request.host.host else { return nil }
         var instanceRequest = request
         instanceRequest.host = target
         let connection = try next(instanceRequest, service)
-        let role = try service.hostRole(connection: connection)
+        let role: HostRole
+        do { role = try service.hostRole(connection: connection) } catch {
+            service.driver.close(connection)
+            throw error
+        }
         // A reader endpoint may land on the writer when the cluster has no reader left.
         let hasReaders = service.hosts.contains { $0.role == .reader }
         guard role == wanted || (wanted == .reader && role == .writer && !hasReaders) else {

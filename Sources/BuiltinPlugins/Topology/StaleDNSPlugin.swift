@@ -18,15 +18,18 @@ public struct StaleDNSPlugin: Plugin {
 
     public func connect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
         let connection = try next(request, service)
-        guard RdsURL.type(of: request.host.host) == .writerCluster, !service.isStaticHostListProvider else { return connection }
+        let type = RdsURL.type(of: request.host.host)
+        guard type == .writerCluster || type == .globalWriterCluster, !service.isStaticHostListProvider else { return connection }
         let role = (try? service.hostRole(connection: connection)) ?? .unknown
         if role == .reader { try? service.forceRefreshHostList(connection: connection) } else { try? service.refreshHostList(connection: connection) }
         guard let writer = service.allHosts.first(where: { $0.role == .writer }), !RdsURL.type(of: writer.host).isRdsCluster else {
             return connection
         }
         let resolver = service.runtime.resolver
-        let endpointAddress = resolver.address(of: request.host.host)
-        let writerAddress = resolver.address(of: writer.host)
+        // Names that do not resolve prove nothing: keep the connection.
+        guard let endpointAddress = resolver.addresses(of: request.host.host).first,
+            let writerAddress = resolver.addresses(of: writer.host).first
+        else { return connection }
         guard endpointAddress != writerAddress || role == .reader else { return connection }
         guard service.hosts.contains(where: { $0.host == writer.host }) else { return connection }
 
@@ -36,7 +39,16 @@ public struct StaleDNSPlugin: Plugin {
         ])
         var writerRequest = request
         writerRequest.host = writer
-        let writerConnection = try service.connect(to: writer, properties: request.properties, skipping: StaleDNSPlugin.self)
+        let writerConnection: any DriverConnection
+        do {
+            writerConnection = try service.connect(to: writer, properties: request.properties, skipping: StaleDNSPlugin.self)
+        } catch {
+            // The writer could not be reached: a stale connection is still better than none.
+            service.logger.info("Could not connect to the writer; keeping the endpoint's connection", metadata: [
+                "error": "\(WrapperError.redactedDescription(of: error))"
+            ])
+            return connection
+        }
         if request.isInitialConnection { service.initialConnectionHostInfo = writer }
         service.driver.close(connection)
         return writerConnection

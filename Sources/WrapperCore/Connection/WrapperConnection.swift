@@ -81,7 +81,6 @@ public final class WrapperConnection: Sendable {
         // A plugin may have connected to another host (an instance behind a cluster endpoint).
         let connectedHost = service.initialConnectionHostInfo ?? initialHost
         try service.setCurrentConnection(connection, host: connectedHost)
-        try service.updateDialect(connection: connection, host: initialHost)
     }
 
     // MARK: Calls

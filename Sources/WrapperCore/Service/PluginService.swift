@@ -48,6 +48,11 @@ public final class PluginService: Sendable {
     /// list before its next call.
     @usableFromInline let hostsStale = Atomic<Bool>(false)
 
+    deinit {
+        // A connection dropped without close() must not keep its listener (and the monitor) alive.
+        detachFromMonitor()
+    }
+
     /// Creates the service of one connection.
     ///
     /// - Throws: ``WrapperError`` for invalid session-state properties, so a typo surfaces at open
@@ -372,6 +377,14 @@ public final class PluginService: Sendable {
         do {
             let connection = try driver.connect(to: request.host, properties: properties)
             setAvailability(.available, forAliases: request.host.allAliases)
+            // As the reference's default plugin: the dialect is settled on the first physical
+            // connection, before the plugins that wrap the connect step see it.
+            if request.isInitialConnection {
+                do { try updateDialect(connection: connection, host: request.host) } catch {
+                    driver.close(connection)
+                    throw error
+                }
+            }
             return connection
         } catch {
             if classify(error).contains(.network) {

@@ -76,6 +76,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     private var state = State()
     // Touched by the loop thread only.
     private var monitoringConnection: (any DriverConnection)?
+    /// A writer found by any probe, even one that outlived its pass; the loop adopts it.
+    private let foundWriter = LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, readerView: [HostInfo])>((nil, nil, []))
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -113,6 +115,9 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             return state.hosts
         }
     }
+
+    /// Marks the monitor as used now.
+    func touch() { locked { $0.lastUsed = .now } }
 
     /// Whether nobody used the monitor for `idle` and no listener is registered.
     func isIdle(for idle: Duration) -> Bool {
@@ -167,7 +172,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         _ = locked { $0.listeners.removeValue(forKey: token) }
     }
 
-    /// Stops the loop and waits for it; probes still running finish on their own.
+    /// Stops the loop and waits for it; probes still running finish on their own, and a writer
+    /// connection one of them finds afterwards is closed.
     public func shutdown() {
         let wasRunning = locked { state -> Bool in
             defer { state.stopping = true }
@@ -212,6 +218,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             sleepUntilNextRefresh()
         }
         dropMonitoringConnection()
+        if let late = foundWriter.withLock({ $0.connection }) { driver.close(late) }
     }
 
     private func sleepUntilNextRefresh() {
@@ -258,39 +265,41 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         return try driver.connect(to: host, properties: properties)
     }
 
-    /// Probes every known host in parallel for the writer; adopts the first one found.
+    /// Probes every known host in parallel for the writer; adopts the first one found. A pass
+    /// lasts until a writer answers, every probe finished, or one second passed: a host that hangs
+    /// does not hold back the others (its probe carries on, and a writer it finds later is kept).
     private func findWriter() throws {
         var candidates = locked { $0.hosts }
         if candidates.isEmpty { candidates = [settings.initialHost] }
-        let found = LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, readerView: [HostInfo])>((nil, nil, []))
-        let group = DispatchGroup()
-        let writerFound = DispatchSemaphore(value: 0)
         for host in candidates {
             let key = host.hostAndPort
             let start = locked { state -> Bool in
                 state.probesInFlight.insert(key).inserted
             }
             guard start else { continue }  // a probe of this host from an earlier pass still runs
-            group.enter()
             let thread = Thread { [self] in
                 defer {
-                    locked { _ = $0.probesInFlight.remove(key) }
-                    group.leave()
+                    locked { state in
+                        _ = state.probesInFlight.remove(key)
+                        condition.broadcast()
+                    }
                 }
-                probe(host, into: found, signal: writerFound)
+                probe(host)
             }
             thread.name = "wrapper-topology-probe"
             thread.start()
         }
-        // Wait for a writer, or for every probe to finish.
-        let allDone = DispatchSemaphore(value: 0)
-        group.notify(queue: .global()) { allDone.signal() }
-        while true {
-            if writerFound.wait(timeout: .now() + .milliseconds(20)) == .success { break }
-            if allDone.wait(timeout: .now()) == .success { break }
-            if locked({ $0.stopping }) { break }
+        let deadline = Date(timeIntervalSinceNow: 1)
+        condition.lock()
+        while foundWriter.withLock({ $0.connection == nil }), !state.probesInFlight.isEmpty, !state.stopping {
+            if !condition.wait(until: deadline) { break }
         }
-        let (connection, writer, readerView) = found.withLock { ($0.connection, $0.host, $0.readerView) }
+        condition.unlock()
+
+        let (connection, writer, readerView) = foundWriter.withLock { found in
+            defer { found = (nil, nil, []) }
+            return (found.connection, found.host, found.readerView)
+        }
         if let connection, let writer {
             monitoringConnection = connection
             var hosts = try queries.hosts(connection: connection, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger)
@@ -311,33 +320,33 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         }
     }
 
-    private func probe(
-        _ host: HostInfo, into found: LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, readerView: [HostInfo])>,
-        signal: DispatchSemaphore
-    ) {
+    private func probe(_ host: HostInfo) {
+        var opened: (any DriverConnection)?
         do {
             let connection = try openConnection(to: host)
+            opened = connection
             let isWriter = try queries.writerID(connection: connection, driver: driver) != nil
                 && !(try driver.query(dialect.isReaderQuery, on: connection).rows.first?.first?.truthy ?? true)
             if isWriter {
-                let adopted = found.withLock { state -> Bool in
-                    guard state.connection == nil else { return false }
-                    state.connection = connection
-                    state.host = host
+                let adopted = foundWriter.withLock { found -> Bool in
+                    guard found.connection == nil else { return false }
+                    found.connection = connection
+                    found.host = host
                     return true
                 }
                 if adopted {
-                    signal.signal()
+                    locked { _ in condition.broadcast() }
                     return
                 }
             } else if let view = try? queries.hosts(
                 connection: connection, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger),
                 !view.isEmpty
             {
-                found.withLock { $0.readerView = view }
+                foundWriter.withLock { $0.readerView = view }
             }
             driver.close(connection)
         } catch {
+            if let opened { driver.close(opened) }
             logger.debug("Probe failed", metadata: ["host": "\(host.hostAndPort)", "error": "\(WrapperError.redactedDescription(of: error))"])
         }
     }
@@ -374,13 +383,16 @@ public final class TopologyMonitors: Sendable {
         let (monitor, idle) = try monitors.withLock { monitors -> (ClusterTopologyMonitor, [ClusterTopologyMonitor]) in
             let idleKeys = monitors.filter { $0.key != key && $0.value.isIdle(for: disposalTime) }.map(\.key)
             let idle = idleKeys.compactMap { monitors.removeValue(forKey: $0) }
-            if let existing = monitors[key] { return (existing, idle) }
+            if let existing = monitors[key] {
+                existing.touch()  // under the lock, so no sweep can take it from the caller
+                return (existing, idle)
+            }
             let created = try make()
             monitors[key] = created
             return (created, idle)
         }
-        // Stopped outside the lock: shutting down waits for the loop.
-        idle.forEach { $0.shutdown() }
+        // Stopped off the caller's path: shutting down waits for the loop.
+        if !idle.isEmpty { DispatchQueue.global().async { idle.forEach { $0.shutdown() } } }
         return monitor
     }
 

@@ -21,6 +21,9 @@ public struct RdsHostListProvider: HostListProvider {
     public func refresh(connection: (any DriverConnection)?, service: PluginService) throws -> [HostInfo] {
         let hosts = monitor.hosts
         if !hosts.isEmpty { return hosts }
+        // Before the first connection, answer at once (as the reference does): opening it must not
+        // wait for the monitor. With a connection, give the monitor a moment to read the topology.
+        guard connection != nil else { return initialHosts }
         let waited = monitor.forceRefresh(verifyWriter: false, timeout: .seconds(5))
         return waited.isEmpty ? initialHosts : waited
     }
@@ -40,8 +43,9 @@ extension PluginService {
     /// topology by accident (the reference's default `"1"` made them share).
     public func clusterID(initialHost: HostInfo) -> String {
         if let explicit = properties["cluster_id"], !explicit.isEmpty { return explicit }
-        if let cluster = RdsURL.clusterID(of: initialHost.host), let region = RdsURL.region(of: initialHost.host) {
-            return "\(cluster).\(region)"
+        // The cluster name with the DNS id that is unique to the account and region.
+        if let cluster = RdsURL.clusterID(of: initialHost.host), let parts = RdsURL.parts(of: initialHost.host) {
+            return "\(cluster).\(parts.domain)"
         }
         return initialHost.hostAndPort
     }

@@ -158,6 +158,13 @@ struct TopologyTests {
         let hosts = monitor.forceRefresh(verifyWriter: false, timeout: .seconds(5))
         #expect(Set(hosts.map(\.host)) == ["w", "r"] || monitor.hosts.count == 2)
         #expect(monitor.isWriterVerified)
+        // The topology is current for a while, then treated as expired if nothing reads it again.
+        #expect(!monitor.hosts(maxAge: .seconds(60)).isEmpty)
+        toggle.failing.withLock { $0 = true }
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(monitor.hosts(maxAge: .milliseconds(100)).isEmpty)
+        #expect(!monitor.hosts.isEmpty)
+        toggle.failing.withLock { $0 = false }
         // Errors again: the loop logs them and keeps running.
         toggle.failing.withLock { $0 = true }
         let before = monitor.loopErrorCount

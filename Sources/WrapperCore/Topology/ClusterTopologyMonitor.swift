@@ -62,6 +62,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         var loopErrors = 0
         var lastUsed = ContinuousClock.now
         var passes: UInt64 = 0
+        var lastRead: ContinuousClock.Instant?
     }
 
     /// The settings.
@@ -112,6 +113,16 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     public var hosts: [HostInfo] {
         locked { state in
             state.lastUsed = .now
+            return state.hosts
+        }
+    }
+
+    /// The topology if it was read within `maxAge`, else empty: a monitor that has reached no
+    /// host for that long does not pass off an old topology as the current one.
+    public func hosts(maxAge: Duration) -> [HostInfo] {
+        locked { state in
+            state.lastUsed = .now
+            guard let read = state.lastRead, ContinuousClock.now - read <= maxAge else { return [] }
             return state.hosts
         }
     }
@@ -353,6 +364,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
 
     private func publish(_ hosts: [HostInfo]) {
         let (changes, listeners) = locked { state -> (HostListChanges, [@Sendable (HostListChanges, [HostInfo]) -> Void]) in
+            state.lastRead = .now
             let changes = HostInfo.changes(from: state.hosts, to: hosts)
             guard !changes.isEmpty || state.hosts.isEmpty else { return ([:], []) }
             state.hosts = hosts

@@ -18,8 +18,11 @@ public struct RdsHostListProvider: HostListProvider {
         self.initialHosts = initialHosts
     }
 
+    /// How long a topology read stays valid, as the reference's topology cache (5 minutes).
+    public static let topologyExpiry: Duration = .seconds(300)
+
     public func refresh(connection: (any DriverConnection)?, service: PluginService) throws -> [HostInfo] {
-        let hosts = monitor.hosts
+        let hosts = monitor.hosts(maxAge: Self.topologyExpiry)
         if !hosts.isEmpty { return hosts }
         // Before the first connection, answer at once (as the reference does): opening it must not
         // wait for the monitor. With a connection, give the monitor a moment to read the topology.

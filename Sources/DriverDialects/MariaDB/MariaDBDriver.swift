@@ -292,12 +292,7 @@ public struct MariaDBDriver: DriverDialect {
         case .readOnly:
             return .readOnly(try readOnly(connection))
         case .isolation:
-            let text = try variable(connection, "transaction_isolation", fallback: "tx_isolation")
-                .replacingOccurrences(of: "-", with: " ").uppercased()
-            guard let level = IsolationLevel(rawValue: text) else {
-                throw WrapperError(.driver, "The server reported an unknown isolation level '\(text)'.")
-            }
-            return .isolation(level)
+            return .isolation(try IsolationLevel(serverText: variable(connection, "transaction_isolation", fallback: "tx_isolation")))
         case .schema:
             return .schema(try scalar(connection, "SELECT DATABASE()"))
         }

@@ -340,11 +340,7 @@ public struct PostgresDriver: DriverDialect {
         case .readOnly:
             return .readOnly(try readOnly(connection))
         case .isolation:
-            let text = try scalar(connection, "SHOW default_transaction_isolation").uppercased()
-            guard let level = IsolationLevel(rawValue: text) else {
-                throw WrapperError(.driver, "The server reported an unknown isolation level '\(text)'.")
-            }
-            return .isolation(level)
+            return .isolation(try IsolationLevel(serverText: scalar(connection, "SHOW default_transaction_isolation")))
         case .schema:
             return .schema(try scalar(connection, "SELECT current_schema()"))
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One network-bound call on a connection, as it flows through the plugin chain.
 ///
 /// A plugin may inspect it (the method, the SQL) or pass a modified copy to `next`.
@@ -60,6 +62,16 @@ public enum SessionValue: Sendable, Hashable {
 
 /// Transaction isolation levels.
 public enum IsolationLevel: String, Sendable, Hashable, CaseIterable {
+    /// Reads a level as servers write it (`read committed`, `REPEATABLE-READ`, ...).
+    ///
+    /// - Throws: ``WrapperError`` for text that names no level.
+    public init(serverText text: String) throws {
+        guard let level = IsolationLevel(rawValue: text.replacingOccurrences(of: "-", with: " ").uppercased()) else {
+            throw WrapperError(.driver, "The server reported an unknown isolation level '\(text)'.")
+        }
+        self = level
+    }
+
     /// READ UNCOMMITTED.
     case readUncommitted = "READ UNCOMMITTED"
     /// READ COMMITTED.

@@ -115,6 +115,7 @@ public final class InMemoryDriver: DriverDialect {
             throw WrapperError(.network, "Lost the connection to \(connection.host.hostAndPort).", sqlState: "08006")
         }
         connection.flags.withLock { $0.callCount += 1 }
+        if let result = try performSessionCall(call, on: connection) { return result }
         switch call.method {
         case .cursorExecute, .cursorExecuteMany:
             let upper = call.sql.uppercased()
@@ -131,21 +132,11 @@ public final class InMemoryDriver: DriverDialect {
         case .connectionCommit, .connectionRollback:
             connection.flags.withLock { $0.inTransaction = false }
             return .void
-        case .connectionAutocommit: return .bool(connection.flags.withLock { $0.autocommit })
-        case .connectionIsReadOnly: return .bool(connection.flags.withLock { $0.readOnly })
         case .connectionIsClosed: return .bool(connection.isClosed)
-        case .connectionIsolationLevel: return .session(.isolation(connection.flags.withLock { $0.isolation }))
-        case .connectionSchema: return .session(.schema(connection.flags.withLock { $0.schema }))
         case .connectionClose:
             connection.markClosed()
             return .void
         case .connectionPing: return .void
-        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
-            guard let value = call.argument else {
-                throw WrapperError(.internalError, "\(call.method) needs an argument.")
-            }
-            try apply(value, to: connection)
-            return .void
         default:
             throw WrapperError(.unsupportedOperation, "The in-memory driver does not implement \(call.method).")
         }

@@ -123,6 +123,7 @@ public struct MariaDBDriver: DriverDialect {
         if connection.wasAborted, call.method != .connectionClose, call.method != .connectionIsClosed {
             throw abortedError(connection)
         }
+        if let result = try performSessionCall(call, on: connection) { return result }
         switch call.method {
         case .cursorExecute, .cursorExecuteMany, .cursorFetchAll:
             return .rows(try run(connection, call.sql, call.binds))
@@ -131,18 +132,6 @@ public struct MariaDBDriver: DriverDialect {
             return .void
         case .connectionRollback:
             try check(connection, mysql_rollback(connection.handle) == 0)
-            return .void
-        case .connectionAutocommit:
-            return .bool(connection.serverStatus & 2 != 0)
-        case .connectionIsReadOnly:
-            return .bool(try readOnly(connection))
-        case .connectionIsolationLevel, .connectionSchema:
-            return .session(try sessionValue(call.method == .connectionSchema ? .schema : .isolation, of: connection))
-        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
-            guard let value = call.argument else {
-                throw WrapperError(.internalError, "\(call.method) was called without a value.")
-            }
-            try apply(value, to: connection)
             return .void
         case .connectionPing:
             try check(connection, mysql_ping(connection.handle) == 0)

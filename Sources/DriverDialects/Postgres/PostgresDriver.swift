@@ -134,6 +134,7 @@ public struct PostgresDriver: DriverDialect {
 
     public func perform(_ call: MethodCall, on driverConnection: any DriverConnection) throws -> CallResult {
         let connection = try own(driverConnection)
+        if let result = try performSessionCall(call, on: connection) { return result }
         switch call.method {
         case .cursorExecute, .cursorExecuteMany, .cursorFetchAll:
             try beginIfNeeded(connection)
@@ -149,18 +150,6 @@ public struct PostgresDriver: DriverDialect {
             return .void
         case .connectionRollback:
             if connection.transactionStatus != PQTRANS_IDLE { _ = try run(connection, "ROLLBACK", []) }
-            return .void
-        case .connectionAutocommit:
-            return .bool(connection.autocommit)
-        case .connectionIsReadOnly:
-            return .bool(try readOnly(connection))
-        case .connectionIsolationLevel, .connectionSchema:
-            return .session(try sessionValue(call.method == .connectionSchema ? .schema : .isolation, of: connection))
-        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
-            guard let value = call.argument else {
-                throw WrapperError(.internalError, "\(call.method) was called without a value.")
-            }
-            try apply(value, to: connection)
             return .void
         case .connectionPing:
             _ = try run(connection, "SELECT 1", [])

@@ -88,6 +88,32 @@ extension DriverDialect {
         return result
     }
 
+    /// Answers the session-state calls (getting and setting autocommit, read-only, isolation and
+    /// schema) through ``sessionValue(_:of:)`` and ``apply(_:to:)``, so every dialect maps them the
+    /// same way; `nil` for any other call.
+    public func performSessionCall(_ call: MethodCall, on connection: any DriverConnection) throws -> CallResult? {
+        switch call.method {
+        case .connectionAutocommit:
+            guard case .autocommit(let on) = try sessionValue(.autocommit, of: connection) else { return nil }
+            return .bool(on)
+        case .connectionIsReadOnly:
+            guard case .readOnly(let on) = try sessionValue(.readOnly, of: connection) else { return nil }
+            return .bool(on)
+        case .connectionIsolationLevel:
+            return .session(try sessionValue(.isolation, of: connection))
+        case .connectionSchema:
+            return .session(try sessionValue(.schema, of: connection))
+        case .connectionAutocommitSetter, .connectionSetReadOnly, .connectionSetIsolationLevel, .connectionSetSchema:
+            guard let value = call.argument else {
+                throw WrapperError(.internalError, "\(call.method) was called without a value.")
+            }
+            try apply(value, to: connection)
+            return .void
+        default:
+            return nil
+        }
+    }
+
     /// All methods are network-bound unless the dialect says otherwise.
     public var networkBoundMethods: PluginMethods { .all }
     /// PostgreSQL unless the dialect says otherwise.

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: installs the native prerequisites, starts throwaway PostgreSQL and MariaDB
-# servers and the cluster lab on loopback, runs `swift test` (also under ThreadSanitizer), and
+# servers, a mock AWS (moto) and the cluster lab on loopback, runs `swift test` (also under ThreadSanitizer), and
 # stops everything again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh
 scripts/db-servers.sh start
-trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true; scripts/db-servers.sh stop' EXIT
+trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true; scripts/aws-mock.sh stop || true; scripts/db-servers.sh stop' EXIT
+scripts/aws-mock.sh start
 scripts/cluster-lab.sh prepare >/dev/null
 eval "$(scripts/db-servers.sh env)"
+eval "$(scripts/aws-mock.sh env)"
 
 swift test "$@"
 # The concurrency tests (abort from another thread, one caller at a time, the registry under load,

@@ -18,6 +18,11 @@ public struct MariaDBDriver: DriverDialect {
     public var supportsAbort: Bool { true }
     public var databaseFamily: DatabaseFamily { .mysql }
 
+    public func applyAuthenticationToken(_ token: String, to properties: inout Properties) {
+        DriverProperties.applyToken(token, to: &properties)
+        properties.set(DriverProperties.enableCleartextPlugin, true)
+    }
+
     public var networkBoundMethods: PluginMethods {
         [.connectionCommit, .connectionAutocommit, .connectionAutocommitSetter, .connectionIsReadOnly,
          .connectionSetReadOnly, .connectionRollback, .connectionClose, .connectionCursor, .cursorClose,
@@ -84,6 +89,13 @@ public struct MariaDBDriver: DriverDialect {
                 // Connector/C checks the host name whenever it verifies, so verify-ca acts as verify-full.
                 mysql_options(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on)
             }
+        }
+        if try properties.value(DriverProperties.enableCleartextPlugin) {
+            guard mode != .disable, mode != .prefer else {
+                throw WrapperError(.invalidProperty, "enable_cleartext_plugin sends the password as it is: set ssl_mode to require, verify-ca or verify-full.")
+            }
+            var on: my_bool = 1
+            mysql_options(handle, MYSQL_ENABLE_CLEARTEXT_PLUGIN, &on)
         }
         if let cert = try properties.value(DriverProperties.sslCert) { mysql_options(handle, MYSQL_OPT_SSL_CERT, cert) }
         if let key = try properties.value(DriverProperties.sslKey) { mysql_options(handle, MYSQL_OPT_SSL_KEY, key) }

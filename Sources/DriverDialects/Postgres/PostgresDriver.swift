@@ -26,6 +26,10 @@ public struct PostgresDriver: DriverDialect {
 
     // MARK: Connecting
 
+    public func applyAuthenticationToken(_ token: String, to properties: inout Properties) {
+        DriverProperties.applyToken(token, to: &properties)
+    }
+
     /// The libpq keywords for a host and the wrapper properties.
     func connectionKeywords(host: HostInfo, properties: Properties) throws -> [(String, String)] {
         var keywords: [(String, String)] = [

@@ -32,7 +32,22 @@ public enum DriverProperties {
     /// The client certificate's key file.
     public static let sslKey = PropertyDefinition<String?>.optionalString(
         "ssl_key", "Path of the client certificate's private key (PEM).")
+    /// Whether the MySQL cleartext authentication plugin may send the password (RDS IAM needs it;
+    /// the `iam` plugin turns it on together with TLS).
+    public static let enableCleartextPlugin = PropertyDefinition<Bool>.bool(
+        "enable_cleartext_plugin", default: false,
+        "Allow the mysql_clear_password authentication plugin (needed by RDS IAM for MySQL; only over TLS).")
     /// The application name reported to the server.
     public static let applicationName = PropertyDefinition<String>.string(
         "application_name", default: "swift-advanced-wrapper", "The application name reported to the server.")
+}
+
+extension DriverProperties {
+    /// Puts `token` in place of the password and raises the TLS mode to at least `require`:
+    /// a token is a bearer credential and RDS refuses IAM logins without TLS.
+    static func applyToken(_ token: String, to properties: inout Properties) {
+        properties.set(WrapperProperties.password, token)
+        let mode = (try? properties.value(sslMode)) ?? .prefer
+        if mode == .disable || mode == .prefer { properties.set(sslMode, .require) }
+    }
 }

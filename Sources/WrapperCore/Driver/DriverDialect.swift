@@ -59,6 +59,10 @@ public protocol DriverDialect: Sendable {
     func stream(
         _ call: MethodCall, on connection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
     ) throws -> QueryResult
+    /// Puts a short-lived authentication token (an RDS IAM token) in place of the password, with
+    /// what the server needs to receive it safely: TLS at least, and for MySQL the cleartext
+    /// authentication plugin that RDS IAM uses.
+    func applyAuthenticationToken(_ token: String, to properties: inout Properties)
 }
 
 /// Which session setting to read.
@@ -74,6 +78,11 @@ public enum SessionValueKind: Sendable, Hashable, CaseIterable {
 }
 
 extension DriverDialect {
+    /// Sets the token as the password; drivers with TLS options also raise the TLS mode.
+    public func applyAuthenticationToken(_ token: String, to properties: inout Properties) {
+        properties.set(WrapperProperties.password, token)
+    }
+
     /// `?`, the placeholder of most drivers.
     public func bindPlaceholder(at index: Int) -> String { "?" }
 

@@ -86,6 +86,8 @@ public final class WrapperRuntime: Sendable {
     public let topologyMonitors: TopologyMonitors
     /// Database dialects, and what detection learned about endpoints.
     public let databaseDialects: DatabaseDialects
+    /// Other shared machinery, one instance per type (token and secret caches, host monitors).
+    public let services: RuntimeServices
 
     /// Creates a runtime.
     public init(
@@ -97,10 +99,12 @@ public final class WrapperRuntime: Sendable {
         self.resolver = resolver
         self.topologyMonitors = TopologyMonitors()
         self.databaseDialects = DatabaseDialects()
+        self.services = RuntimeServices()
     }
 
     /// Stops the runtime's threads and monitors.
     public func shutdown() {
+        services.shutdown()
         topologyMonitors.shutdown()
         executor.shutdown()
     }

@@ -29,6 +29,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         public var highRefreshInterval: Duration
         /// How long high-rate mode lasts after a writer is found.
         public var highRateWindow: Duration = .seconds(30)
+        /// How monitoring connections are opened; `nil` opens them on the driver alone.
+        public var connector: MonitoringConnector?
 
         /// Creates settings.
         public init(
@@ -269,8 +271,12 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         settings.initialHost.isPortSpecified ? settings.initialHost.port : dialect.defaultPort
     }
 
-    /// Opens a monitoring connection directly on the driver (not through any plugin chain).
+    /// Opens a monitoring connection through the connector's force-connect pipeline (so
+    /// authentication plugins apply), or on the driver alone without a connector.
     func openConnection(to host: HostInfo) throws -> any DriverConnection {
+        if let connector = settings.connector {
+            return try connector.connect(to: host, properties: settings.connectionProperties)
+        }
         var properties = settings.connectionProperties
         if let address = resolver.overriddenAddress(of: host.host) { properties[PluginService.resolvedAddressKey] = address }
         return try driver.connect(to: host, properties: properties)

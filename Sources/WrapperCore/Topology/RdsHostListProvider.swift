@@ -65,11 +65,12 @@ extension PluginService {
         for key in ["connect_timeout", "socket_timeout"] where monitoringProperties[key] == nil {
             monitoringProperties[key] = "5"
         }
-        let settings = ClusterTopologyMonitor.Settings(
+        var settings = ClusterTopologyMonitor.Settings(
             clusterID: clusterID(initialHost: initialHost), initialHost: initialHost, pattern: pattern,
             connectionProperties: monitoringProperties,
             refreshInterval: .milliseconds(try properties.value(RdsHostListProvider.refreshProperty)),
             highRefreshInterval: .milliseconds(try properties.value(RdsHostListProvider.highRefreshProperty)))
+        settings.connector = monitoringConnector
         // Keyed by dialect too: a wrong first guess must not hand its monitor to the right dialect.
         let monitor = try runtime.topologyMonitors.monitor(for: "\(settings.clusterID)|\(dialect.code)") {
             try ClusterTopologyMonitor(settings: settings, driver: driver, dialect: dialect, resolver: runtime.resolver, logger: logger)

@@ -60,8 +60,15 @@ let package = Package(
             dependencies: ["WrapperCore"],
             swiftSettings: strictSettings
         ),
+        // The failover demo on the cluster lab (scripts/demo.sh).
         .executableTarget(
             name: "Demo",
+            dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // A tour of the API against throwaway servers (scripts/tour.sh).
+        .executableTarget(
+            name: "Tour",
             dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects"],
             swiftSettings: strictSettings
         ),

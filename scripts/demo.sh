@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs the demo: installs the native prerequisites, starts throwaway PostgreSQL and MariaDB
-# servers on loopback, runs the demo through the wrapper, and stops the servers again.
+# Runs the failover demo: installs the native prerequisites, brings the cluster lab up (three
+# PostgreSQL nodes with real replication behind fault-injecting proxies), runs a write workload
+# through the wrapper with the default plugins, kills the writer (--freeze: freezes it) and
+# promotes a reader, prints the timeline and the count of lost writes, and takes the lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh >/dev/null
-scripts/db-servers.sh start >/dev/null
-trap 'scripts/db-servers.sh stop >/dev/null' EXIT
-eval "$(scripts/db-servers.sh env)"
+swift build -c release --product Demo
+scripts/cluster-lab.sh up --engine pg --flavor aurora >/dev/null
+trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/cluster-lab.sh env)"
 
-swift run -c release Demo
+"$(swift build -c release --show-bin-path)/Demo" "$@"

@@ -1,87 +1,111 @@
-// A short tour of the wrapper against the throwaway PostgreSQL and MariaDB servers that
-// scripts/demo.sh starts: the three ways to use plugins, typed rows, error simulation and abort.
+// The failover demo on the cluster lab that scripts/demo.sh brings up: a write workload through
+// the wrapper with the default plugins (initial_connection, aurora_connection_tracker,
+// failover_v2, host_monitoring_v2); the writer is killed (or, with --freeze, frozen behind a
+// silent network) and a reader promoted; a timeline shows the outage, the detection, the new
+// writer and the first write on it, and the rows are counted: no acknowledged write is lost.
 import BuiltinPlugins
 import DriverDialects
 import Foundation
 import WrapperCore
 
-/// 1. A plugin is a struct that overrides only the hooks it needs.
-struct AuditPlugin: Plugin {
-    var subscribedMethods: PluginMethods { [.cursorExecute] }
-    func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
-        print("    audit: \(call.sql.prefix(60)) on \(service.currentHostInfo?.hostAndPort ?? "?")")
-        return try next(call, service)
+func environment(_ name: String, _ fallback: String) -> String { ProcessInfo.processInfo.environment[name] ?? fallback }
+
+let freeze = CommandLine.arguments.contains("--freeze")
+let workers = 4
+let endpoint = environment("CLUSTER_LAB_PG_CLUSTER_ENDPOINT", "labpg.cluster-xyz123.us-east-1.rds.amazonaws.com")
+let url = "postgresql://\(environment("CLUSTER_LAB_USER", "wrapper")):\(environment("CLUSTER_LAB_PASSWORD", "wrapper_pw"))@"
+    + "\(endpoint):\(environment("CLUSTER_LAB_PG_PORT", "55440"))/\(environment("CLUSTER_LAB_DATABASE", "wrapper_test"))"
+    // No `plugins`: the default list. EFM at the reference's aggressive settings, for --freeze.
+    + "?failover_timeout_sec=60&connect_timeout=2&failure_detection_time_ms=6000&failure_detection_interval_ms=1000"
+    + "&failure_detection_count=1&topology-monitoring-connect_timeout=2&topology-monitoring-socket_timeout=2"
+
+// The lab's RDS-shaped names resolve through its hosts file, as they would through DNS.
+let registry = PluginRegistry(runtime: WrapperRuntime(resolver: FileResolver(path: environment("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts"))))
+for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make() + AuthPluginFactories.make() {
+    try registry.register(factory)
+}
+let timeline = Timeline()
+
+func nodeName(_ host: HostInfo?) -> String { host.map { String($0.host.prefix { $0 != "." }) } ?? "?" }
+
+let setup = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry, logger: timeline.logger)
+let table = "demo_writes_\(UInt32.random(in: 0...UInt32.max))"
+try setup.execute("CREATE TABLE \(table) (id BIGINT PRIMARY KEY, worker INT NOT NULL)")
+let writer = nodeName(setup.currentHost)
+print("Cluster \(endpoint): writer \(writer), readers \(setup.service.allHosts.filter { $0.role == .reader }.map { nodeName($0) })")
+print("Plugins: \(setup.service.properties["plugins"] ?? WrapperProperties.defaultPluginList)")
+try setup.close()
+
+let stop = LockedValue(false)
+let acknowledged = LockedValue<[Int64]>([])
+let outcomes = LockedValue<[String: Int]>([:])
+let firstWriteAfterOutage = LockedValue<(ContinuousClock.Instant, String)?>(nil)
+let outageAt = LockedValue<ContinuousClock.Instant?>(nil)
+let group = DispatchGroup()
+for worker in 0..<workers {
+    group.enter()
+    Thread.detachNewThread {
+        defer { group.leave() }
+        do {
+            let connection = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry, logger: timeline.logger)
+            defer { try? connection.close() }
+            var id = Int64(worker) * 100_000_000
+            while !stop.withLock({ $0 }) {
+                id += 1
+                do {
+                    try connection.execute("INSERT INTO \(table) VALUES (\(id), \(worker))")
+                    let now = ContinuousClock.now
+                    acknowledged.withLock { $0.append(id) }
+                    if let outage = outageAt.withLock({ $0 }), now > outage {
+                        firstWriteAfterOutage.withLock { first in
+                            if first == nil { first = (now, nodeName(connection.currentHost)) }
+                        }
+                    }
+                } catch let error as FailoverError {
+                    // Not acknowledged: the row may or may not exist; it is not counted.
+                    outcomes.withLock { $0["\(error.code)", default: 0] += 1 }
+                }
+            }
+        } catch {
+            print("worker \(worker) stopped: \(error)")
+        }
     }
 }
 
-func environment(_ name: String, _ fallback: String) -> String {
-    ProcessInfo.processInfo.environment[name] ?? fallback
+Thread.sleep(forTimeInterval: 2)
+let before = acknowledged.withLock { $0.count }
+print("\(workers) workers wrote \(before) rows in 2 s; now \(freeze ? "freezing (SIGSTOP, and a silent network)" : "killing (SIGKILL)") \(writer)...")
+let outage = ContinuousClock.now
+timeline.origin.withLock { $0 = outage }
+outageAt.withLock { $0 = outage }
+if freeze {
+    try LabControl.run("freeze", writer)
+    try LabControl.run("blackhole", writer)  // hides the promotion's fencing SIGKILL from clients
+} else {
+    try LabControl.run("kill", writer)
 }
+timeline.record("outage: \(writer) \(freeze ? "frozen" : "killed")", at: outage)
+let promoted = try LabControl.promoteAuto()
+timeline.record("the lab's promotion of \(promoted) completed")
+// Wait for the first write on the new writer, then let the workload run a little longer.
+let deadline = ContinuousClock.now + .seconds(30)
+while firstWriteAfterOutage.withLock({ $0 }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+if let (at, host) = firstWriteAfterOutage.withLock({ $0 }) { timeline.record("first acknowledged write after the outage, on \(host)", at: at) }
+Thread.sleep(forTimeInterval: 1)
+stop.withLock { $0 = true }
+group.wait()
 
-struct Server {
-    let name: String
-    let url: String
-    let driver: any DriverDialect
-    let sleepSQL: String
-}
+let verify = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry)
+let stored: [Int] = try verify.execute("SELECT id FROM \(table)").decode(Int.self)
+try verify.execute("DROP TABLE \(table)")
+try verify.close()
+let storedSet = Set(stored.map(Int64.init))
+let acked = acknowledged.withLock { $0 }
+let lost = acked.filter { !storedSet.contains($0) }.count
 
-let servers = [
-    Server(
-        name: "PostgreSQL",
-        url: "postgresql://\(environment("WRAPPER_PG_USER", "wrapper")):\(environment("WRAPPER_PG_PASSWORD", "wrapper_pw"))@"
-            + "\(environment("WRAPPER_PG_HOST", "127.0.0.1")):\(environment("WRAPPER_PG_PORT", "55432"))/"
-            + environment("WRAPPER_PG_DATABASE", "wrapper_test"),
-        driver: PostgresDriver(), sleepSQL: "SELECT pg_sleep(30)"),
-    Server(
-        name: "MariaDB",
-        url: "mysql://\(environment("WRAPPER_MYSQL_USER", "wrapper")):\(environment("WRAPPER_MYSQL_PASSWORD", "wrapper_pw"))@"
-            + "\(environment("WRAPPER_MYSQL_HOST", "127.0.0.1")):\(environment("WRAPPER_MYSQL_PORT", "53306"))/"
-            + environment("WRAPPER_MYSQL_DATABASE", "wrapper_test"),
-        driver: MariaDBDriver(), sleepSQL: "SELECT SLEEP(30)"),
-]
-
-for server in servers {
-    print("== \(server.name)")
-    print("  1-2. A struct plugin in a builder chain, with execute_time:")
-    let verbose = true
-    let connection = try WrapperConnection.open(server.url, driver: server.driver, registry: .default) {
-        AuditPlugin()
-        if verbose { ExecuteTimePlugin() }
-    }
-    try connection.execute("CREATE TEMPORARY TABLE demo_orders (id int, item varchar(40), price decimal(8,2))")
-    for (id, item, price) in [(1, "tea", "3.50"), (2, "scones", "4.25")] {
-        try connection.execute("INSERT INTO demo_orders VALUES (\(id), \(item), \(unescaped: price))")
-    }
-    let rows = try connection.execute("SELECT id, item, price FROM demo_orders ORDER BY id").decode(Int.self, String.self, Decimal.self)
-    for (id, item, price) in rows { print("    order \(id): \(item) at \(price)") }
-    let figures = ExecuteTimePlugin.figures(of: connection)
-    print("    execute_time: \(figures.count) calls, \(figures.total / 1000) µs in total")
-    try connection.close()
-
-    print("  3. Plugins by name from the URL, and an injected failure:")
-    let named = try WrapperConnection.open(server.url + "?plugins=dev,execute_time", driver: server.driver, registry: .default)
-    DeveloperPlugin.simulator(of: named)?.raiseOnNextCall(WrapperError(.network, "simulated network failure"), method: .connectionCommit)
-    do { try named.commit() } catch let error as WrapperError { print("    dev plugin raised: \(error)") }
-    try named.commit()
-    print("    the next commit went through")
-
-    print("  Abort from another thread during a 30 s sleep:")
-    let start = ContinuousClock.now
-    Thread {
-        Thread.sleep(forTimeInterval: 0.5)
-        named.abort()
-    }.start()
-    do { try named.execute(server.sleepSQL) } catch let error as WrapperError {
-        print("    returned after \(ContinuousClock.now - start) with \(error.code)")
-    }
-    try named.close()
-
-    print("  Bad input gets a typed error, without the password:")
-    do {
-        _ = try WrapperConnection.open(server.url.replacingOccurrences(of: ":wrapper_pw@", with: ":not-the-password@") + "?plugins=",
-                                       driver: server.driver, registry: .default)
-    } catch { print("    \(error)") }
-    do {
-        _ = try WrapperConnection.open(server.url + "?plugins=failover_v2", driver: server.driver, registry: .default)
-    } catch { print("    \(error)") }
-}
+print("\nTimeline (from the outage):")
+timeline.printed().forEach { print($0) }
+print("\nFailover outcomes seen by the workers: \(outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
+print("Acknowledged writes: \(acked.count); rows in the table: \(stored.count); acknowledged writes lost: \(lost)")
+registry.runtime.shutdown()
+exit(lost == 0 && firstWriteAfterOutage.withLock({ $0 }) != nil ? 0 : 1)

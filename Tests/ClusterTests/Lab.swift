@@ -70,7 +70,11 @@ enum Lab {
     /// A registry on its own runtime, so each test has its own monitors.
     static func registry() -> PluginRegistry {
         let registry = PluginRegistry(runtime: runtime())
-        for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() { try? registry.register(factory) }
+        for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make()
+            + AuthPluginFactories.make()
+        {
+            try? registry.register(factory)
+        }
         return registry
     }
 
@@ -82,6 +86,16 @@ enum Lab {
         "mysql://\(user):\(password)@\(host):\(myPort)/\(database)?\(extra)"
     }
 
+    /// Promotes the standby that holds every acknowledged commit; returns its name.
+    @discardableResult
+    static func promoteAuto(_ engine: Engine) throws -> String {
+        let output = try run("promote", engine == .postgres ? "auto" : "auto-my")
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("promoted: ") }) else {
+            throw WrapperError(.internalError, "promote printed no 'promoted:' line: \(output)")
+        }
+        return String(line.dropFirst("promoted: ".count)).trimmingCharacters(in: .whitespaces)
+    }
+
     /// Waits until `condition` holds, up to `timeout`.
     static func eventually(_ timeout: Duration = .seconds(15), _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
@@ -91,4 +105,26 @@ enum Lab {
         }
         return try condition()
     }
+}
+
+/// The lab's two engines.
+enum Engine: String, CaseIterable, CustomStringConvertible, Sendable {
+    case postgres
+    case mariadb
+
+    var description: String { rawValue }
+    var driver: any DriverDialect { self == .postgres ? PostgresDriver() : MariaDBDriver() }
+    var clusterEndpoint: String { self == .postgres ? Lab.pgClusterEndpoint : Lab.myClusterEndpoint }
+    var nodes: [String] { self == .postgres ? ["pg-1", "pg-2", "pg-3"] : ["my-1", "my-2"] }
+    /// The node name of a topology host (`pg-2.xyz123...` or an address).
+    func node(of host: HostInfo?) -> String? {
+        guard let host else { return nil }
+        if let name = nodes.first(where: { host.host.hasPrefix("\($0).") }) { return name }
+        let address = Lab.address(of: host.host)
+        return nodes.first { address == (self == .postgres ? Lab.pgHost(Int($0.suffix(1))!) : Lab.myHost(Int($0.suffix(1))!)) }
+    }
+    func url(_ extra: String) -> String {
+        self == .postgres ? Lab.pgURL(host: clusterEndpoint, extra) : Lab.myURL(host: clusterEndpoint, extra)
+    }
+    func sleep(_ seconds: Int) -> String { self == .postgres ? "SELECT pg_sleep(\(seconds))" : "SELECT SLEEP(\(seconds))" }
 }

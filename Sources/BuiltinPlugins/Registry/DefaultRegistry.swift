@@ -32,7 +32,9 @@ extension PluginRegistry {
     /// Register your own plugins on it, or build a separate registry.
     public static let `default`: PluginRegistry = {
         let registry = PluginRegistry()
-        for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + AuthPluginFactories.make() {
+        for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + AuthPluginFactories.make()
+            + FailoverPluginFactories.make()
+        {
             // Codes of the built-ins are distinct by construction; the tests check the list.
             try? registry.register(factory)
         }

@@ -16,6 +16,8 @@ public final class OpenedConnectionTracker: Sendable {
     private struct State {
         var byHost: [String: [WeakConnection]] = [:]
         var monitors: Set<ObjectIdentifier> = []
+        /// The writer each watched monitor last reported.
+        var writers: [ObjectIdentifier: String] = [:]
     }
 
     private let state = LockedValue(State())
@@ -57,14 +59,25 @@ public final class OpenedConnectionTracker: Sendable {
     /// Listens to a cluster's monitor once, invalidating connections of a demoted writer as soon as
     /// the monitor sees it (no connection has to make a call first).
     func watch(_ monitor: ClusterTopologyMonitor) {
-        let isNew = state.withLock { $0.monitors.insert(ObjectIdentifier(monitor)).inserted }
+        let id = ObjectIdentifier(monitor)
+        let isNew = state.withLock { state -> Bool in
+            guard state.monitors.insert(id).inserted else { return false }
+            state.writers[id] = monitor.hosts.first { $0.role == .writer }?.hostAndPort
+            return true
+        }
         guard isNew else { return }
         _ = monitor.addListener { [weak self] changes, hosts in
             guard let self else { return }
-            for (url, events) in changes where events.contains(.convertedToReader) {
-                self.invalidate(host: String(url.dropLast()))  // "host:port/" → "host:port"
+            var demoted = Set(changes.filter { $0.value.contains(.convertedToReader) }.map { String($0.key.dropLast()) })
+            // A writer that vanished from the topology, or was replaced while frozen, is as gone
+            // as a demoted one.
+            let newWriter = hosts.first { $0.role == .writer }?.hostAndPort
+            let oldWriter = self.state.withLock { state -> String? in
+                defer { if newWriter != nil { state.writers[id] = newWriter } }
+                return state.writers[id]
             }
-            _ = hosts
+            if let oldWriter, let newWriter, oldWriter != newWriter { demoted.insert(oldWriter) }
+            for host in demoted { self.invalidate(host: host) }
         }
     }
 }

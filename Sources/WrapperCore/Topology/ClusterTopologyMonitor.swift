@@ -5,8 +5,9 @@ import Logging
 ///
 /// Normal mode: a refresh every `topology_refresh_ms` over a connection to the verified writer.
 /// When the writer is lost (the query fails, or the host is no longer the writer), the monitor
-/// enters high-rate mode: it probes every known host in parallel, each probe asking "are you the
-/// writer?", adopts the first writer found as its monitoring connection, and refreshes every
+/// enters high-rate mode: one long-lived probe per known host, in parallel, keeps a connection and
+/// asks "are you the writer?" every `failover_probe_interval_ms` (10 ms) until one answers yes; the
+/// first writer found becomes the monitoring connection, and the topology is refreshed every
 /// `cluster_topology_high_refresh_rate_ms` for 30 s. Changes are published as host-list diffs.
 ///
 /// Threads are bounded: one loop thread, plus at most one probe per host while the writer is being
@@ -31,6 +32,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         public var highRateWindow: Duration = .seconds(30)
         /// How monitoring connections are opened; `nil` opens them on the driver alone.
         public var connector: MonitoringConnector?
+        /// How often each probe asks its host whether it became the writer, while none is known.
+        public var probeInterval: Duration = .milliseconds(10)
 
         /// Creates settings.
         public init(
@@ -59,6 +62,9 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         var highRateUntil: ContinuousClock.Instant?
         var lastWriterFound: ContinuousClock.Instant?
         var probesInFlight: Set<String> = []
+        /// The hosts the probes should cover in this search.
+        var probeTargets: Set<String> = []
+        var abortable: (any DriverConnection)?
         var listeners: [ListenerToken: @Sendable (HostListChanges, [HostInfo]) -> Void] = [:]
         var nextToken: ListenerToken = 0
         var loopErrors = 0
@@ -77,8 +83,11 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var state = State()
-    // Touched by the loop thread only.
-    private var monitoringConnection: (any DriverConnection)?
+    // Written by the loop thread only; `abortable` mirrors it so another thread can abort a
+    // refresh that hangs on a frozen writer.
+    private var monitoringConnection: (any DriverConnection)? {
+        didSet { let connection = monitoringConnection; locked { $0.abortable = connection } }
+    }
     /// A writer found by any probe, even one that outlived its pass; the loop adopts it.
     private let foundWriter = LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, readerView: [HostInfo])>((nil, nil, []))
     private var thread: Thread?
@@ -171,6 +180,33 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         return state.hosts
     }
 
+    /// The writer, verified by a connection the monitor opened at or after `since`; starts a
+    /// search when the current verification is older. Waits at most `timeout`; `nil` when no
+    /// writer was verified in time. Failover asks this after its connection failed at `since`,
+    /// so that a writer verified before the failure is never trusted blindly.
+    public func verifiedWriter(since: ContinuousClock.Instant, timeout: Duration) -> HostInfo? {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        state.lastUsed = .now
+        func fresh() -> HostInfo? {
+            guard state.writerVerified, let found = state.lastWriterFound, found >= since else { return nil }
+            return state.hosts.first { $0.role == .writer }
+        }
+        if let writer = fresh() { return writer }
+        if state.writerVerified {
+            state.dropMonitoringConnection = true
+            // A refresh blocked on a frozen writer would hold the search back until its timeout.
+            if let connection = state.abortable { driver.abort(connection) }
+            condition.broadcast()
+        }
+        while !state.stopping {
+            if let writer = fresh() { return writer }
+            if !condition.wait(until: deadline) { return fresh() }
+        }
+        return nil
+    }
+
     /// Calls `listener` with each change of the topology, on the monitor's thread.
     public func addListener(_ listener: @escaping @Sendable (HostListChanges, [HostInfo]) -> Void) -> ListenerToken {
         locked { state in
@@ -208,6 +244,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
 
     private func run() {
         while !locked({ $0.stopping }) {
+            var searching = false
             do {
                 if locked({ $0.dropMonitoringConnection }) {
                     dropMonitoringConnection()
@@ -215,6 +252,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                 }
                 if monitoringConnection == nil || !locked({ $0.writerVerified }) {
                     try findWriter()
+                    // The search waits for the probes itself; no pause between its passes.
+                    searching = !locked { $0.writerVerified }
                 } else {
                     try refreshOverMonitoringConnection()
                 }
@@ -228,7 +267,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                 state.passes += 1
                 condition.broadcast()
             }
-            sleepUntilNextRefresh()
+            if !searching { sleepUntilNextRefresh() }
         }
         dropMonitoringConnection()
         if let late = foundWriter.withLock({ $0.connection }) { driver.close(late) }
@@ -282,18 +321,23 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         return try driver.connect(to: host, properties: properties)
     }
 
-    /// Probes every known host in parallel for the writer; adopts the first one found. A pass
-    /// lasts until a writer answers, every probe finished, or one second passed: a host that hangs
-    /// does not hold back the others (its probe carries on, and a writer it finds later is kept).
+    /// Makes sure every known host has a probe (a long-lived thread that asks it "are you the
+    /// writer?" every `probeInterval`), then waits up to `highRefreshInterval` for one to find the
+    /// writer, and adopts it. A host that hangs holds back nobody: each probe runs on its own.
     private func findWriter() throws {
         var candidates = locked { $0.hosts }
         if candidates.isEmpty { candidates = [settings.initialHost] }
+        let targets = Set(candidates.map(\.hostAndPort))
+        locked { state in
+            state.probeTargets = targets
+            state.refreshRequested = false  // this search is the refresh that was asked for
+        }
         for host in candidates {
             let key = host.hostAndPort
             let start = locked { state -> Bool in
                 state.probesInFlight.insert(key).inserted
             }
-            guard start else { continue }  // a probe of this host from an earlier pass still runs
+            guard start else { continue }  // this host's probe still runs
             let thread = Thread { [self] in
                 defer {
                     locked { state in
@@ -306,9 +350,10 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             thread.name = "wrapper-topology-probe"
             thread.start()
         }
-        let deadline = Date(timeIntervalSinceNow: 1)
+        let interval = settings.highRefreshInterval
+        let deadline = Date(timeIntervalSinceNow: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
         condition.lock()
-        while foundWriter.withLock({ $0.connection == nil }), !state.probesInFlight.isEmpty, !state.stopping {
+        while foundWriter.withLock({ $0.connection == nil }), !state.stopping, !state.refreshRequested, !state.dropMonitoringConnection {
             if !condition.wait(until: deadline) { break }
         }
         condition.unlock()
@@ -321,13 +366,15 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             monitoringConnection = connection
             var hosts = try queries.hosts(connection: connection, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger)
             if hosts.isEmpty { hosts = [writer] }
+            // Published before the writer counts as verified, so a waiting failover sees both at once.
+            publish(hosts)
             locked { state in
                 state.writerVerified = true
                 state.lastWriterFound = .now
                 state.highRateUntil = .now + settings.highRateWindow
+                condition.broadcast()
             }
             logger.info("Found the writer", metadata: ["writer": "\(writer.hostAndPort)"])
-            publish(hosts)
         } else if !readerView.isEmpty {
             // No writer answered yet, but a reader's view of the topology is better than none.
             let current = locked { $0.hosts }
@@ -337,34 +384,62 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         }
     }
 
+    /// Whether the probe of `key` should go on: the search is on and the host is still a target.
+    private func keepProbing(_ key: String) -> Bool {
+        locked { !$0.stopping && !$0.writerVerified && $0.probeTargets.contains(key) }
+            && foundWriter.withLock { $0.connection == nil }
+    }
+
+    /// One host's probe: keeps a connection and asks "are you the writer?" until it is, the search
+    /// ends, or the monitor stops. A writer connection is handed to the loop; readers' views of the
+    /// topology are kept (read once per connection) for when no writer answers.
     private func probe(_ host: HostInfo) {
-        var opened: (any DriverConnection)?
-        do {
-            let connection = try openConnection(to: host)
-            opened = connection
-            let isWriter = try queries.writerID(connection: connection, driver: driver) != nil
-                && !(try driver.query(dialect.isReaderQuery, on: connection).rows.first?.first?.truthy ?? true)
-            if isWriter {
-                let adopted = foundWriter.withLock { found -> Bool in
-                    guard found.connection == nil else { return false }
-                    found.connection = connection
-                    found.host = host
-                    return true
+        var connection: (any DriverConnection)?
+        defer { if let connection { driver.close(connection) } }
+        while keepProbing(host.hostAndPort) {
+            do {
+                if connection == nil {
+                    let opened = try openConnection(to: host)
+                    connection = opened
+                    if let view = try? queries.hosts(
+                        connection: opened, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger),
+                        !view.isEmpty, !view.contains(where: { $0.role == .writer && $0.hostAndPort == host.hostAndPort })
+                    {
+                        foundWriter.withLock { $0.readerView = view }
+                    }
                 }
-                if adopted {
-                    locked { _ in condition.broadcast() }
-                    return
+                guard let open = connection else { continue }
+                let isWriter = try queries.writerID(connection: open, driver: driver) != nil
+                    && !(try driver.query(dialect.isReaderQuery, on: open).rows.first?.first?.truthy ?? true)
+                if isWriter {
+                    let adopted = foundWriter.withLock { found -> Bool in
+                        guard found.connection == nil else { return false }
+                        found.connection = open
+                        found.host = host
+                        return true
+                    }
+                    if adopted {
+                        connection = nil  // the loop owns it now
+                        locked { _ in condition.broadcast() }
+                        return
+                    }
                 }
-            } else if let view = try? queries.hosts(
-                connection: connection, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger),
-                !view.isEmpty
-            {
-                foundWriter.withLock { $0.readerView = view }
+            } catch {
+                if let broken = connection { driver.close(broken) }
+                connection = nil
+                logger.trace("Probe failed", metadata: ["host": "\(host.hostAndPort)", "error": "\(WrapperError.redactedDescription(of: error))"])
             }
-            driver.close(connection)
-        } catch {
-            if let opened { driver.close(opened) }
-            logger.debug("Probe failed", metadata: ["host": "\(host.hostAndPort)", "error": "\(WrapperError.redactedDescription(of: error))"])
+            sleep(settings.probeInterval)
+        }
+    }
+
+    /// Waits `duration`, or less when the monitor stops.
+    private func sleep(_ duration: Duration) {
+        let deadline = Date(timeIntervalSinceNow: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        while !state.stopping, Date() < deadline {
+            if !condition.wait(until: deadline) { break }
         }
     }
 

@@ -12,6 +12,11 @@ public struct RdsHostListProvider: HostListProvider {
     public static let highRefreshProperty = PropertyDefinition<Int>.int(
         "cluster_topology_high_refresh_rate_ms", default: 100, in: 1...3_600_000, "Cluster topology high refresh rate in milliseconds.")
 
+    /// How often, while no writer is known, each host's probe asks it whether it became the writer.
+    public static let probeIntervalProperty = PropertyDefinition<Int>.int(
+        "failover_probe_interval_ms", default: 10, in: 1...60_000,
+        "While the writer is missing, how often each host's probe asks it whether it became the writer, in milliseconds.")
+
     /// Creates the provider.
     public init(monitor: ClusterTopologyMonitor, initialHosts: [HostInfo]) {
         self.monitor = monitor
@@ -71,6 +76,7 @@ extension PluginService {
             refreshInterval: .milliseconds(try properties.value(RdsHostListProvider.refreshProperty)),
             highRefreshInterval: .milliseconds(try properties.value(RdsHostListProvider.highRefreshProperty)))
         settings.connector = monitoringConnector
+        settings.probeInterval = .milliseconds(try properties.value(RdsHostListProvider.probeIntervalProperty))
         // Keyed by dialect too: a wrong first guess must not hand its monitor to the right dialect.
         let monitor = try runtime.topologyMonitors.monitor(for: "\(settings.clusterID)|\(dialect.code)") {
             try ClusterTopologyMonitor(settings: settings, driver: driver, dialect: dialect, resolver: runtime.resolver, logger: logger)

@@ -1,0 +1,347 @@
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import WrapperCore
+
+/// Watches one host for every connection that runs a call on it (enhanced failure monitoring).
+///
+/// One thread per monitored host, shared by all connections with the same settings. While calls
+/// are in flight and past their grace time (`failure_detection_time_ms`), the thread checks the
+/// host every `failure_detection_interval_ms` with `SELECT 1` on its own monitoring connection,
+/// each check limited to `(interval − 100 ms) / 2` (at least 100 ms; opening the monitoring
+/// connection counts as a check and has the same limit). Once the host is unhealthy, every
+/// monitored call on it is aborted by shutting its socket down, and the call fails with a
+/// network error that failover acts on. A call that comes out of its grace time while the host is
+/// already unhealthy is aborted at once.
+///
+/// Health rules: `v2` (the default): unhealthy once the failures have lasted `interval × (count − 1)`;
+/// `v1`: once they lasted longer than `interval × count`. A success resets the count.
+public final class HostMonitor: @unchecked Sendable {
+    /// What identifies a monitor: connections with equal settings share it.
+    public struct Settings: Hashable, Sendable {
+        /// The monitored host.
+        public var host: HostInfo
+        /// Grace time of a call before it is monitored.
+        public var gracePeriod: Duration
+        /// Time between checks.
+        public var interval: Duration
+        /// Failed checks before the host is unhealthy.
+        public var count: Int
+        /// Which health rule applies.
+        public var rule: Rule
+        /// Properties of the monitoring connection (`monitoring-` applied).
+        public var connectionProperties: Properties
+
+        /// The health rules of the reference's two versions.
+        public enum Rule: String, Hashable, Sendable {
+            /// `host_monitoring`: unhealthy after more than `interval × count` of failures.
+            case v1
+            /// `host_monitoring_v2`: unhealthy after `interval × (count − 1)` of failures.
+            case v2
+        }
+
+        /// The time limit of one check.
+        public var checkTimeout: Duration {
+            max(.milliseconds(100), (interval - .milliseconds(100)) / 2)
+        }
+
+        /// Creates settings.
+        public init(host: HostInfo, gracePeriod: Duration, interval: Duration, count: Int, rule: Rule, connectionProperties: Properties) {
+            self.host = host
+            self.gracePeriod = gracePeriod
+            self.interval = interval
+            self.count = count
+            self.rule = rule
+            self.connectionProperties = connectionProperties
+        }
+
+        var key: String {
+            "\(gracePeriod):\(interval):\(count):\(rule.rawValue):\(host.hostAndPort)"
+        }
+    }
+
+    /// One monitored call.
+    public final class Context: @unchecked Sendable {
+        let connection: any DriverConnection
+        let activeAt: ContinuousClock.Instant
+        // Guarded by the monitor's condition.
+        var aborted = false
+
+        init(connection: any DriverConnection, activeAt: ContinuousClock.Instant) {
+            self.connection = connection
+            self.activeAt = activeAt
+        }
+    }
+
+    /// The settings.
+    public let settings: Settings
+    private let driver: any DriverDialect
+    private let connector: MonitoringConnector
+    private let logger: Logger
+    private let disposalTime: Duration
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var contexts: [ObjectIdentifier: Context] = [:]
+    private var idleSince = ContinuousClock.now
+    private var stopping = false
+    private var running = true
+    private var waitingIdle = false
+    private var unhealthy = false
+    private var lastCheckFinished: ContinuousClock.Instant?
+    private var checks: UInt64 = 0
+    private var abortedCount = 0
+    private var loopErrors = 0
+    // Loop thread only.
+    private var monitoringConnection: (any DriverConnection)?
+    private var firstFailure: ContinuousClock.Instant?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(settings: Settings, driver: any DriverDialect, connector: MonitoringConnector, logger: Logger, disposalTime: Duration) {
+        self.settings = settings
+        self.driver = driver
+        self.connector = connector
+        var logger = logger
+        logger[metadataKey: "aws.wrapper.monitored_host"] = "\(settings.host.hostAndPort)"
+        self.logger = logger
+        self.disposalTime = disposalTime
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "wrapper-host-monitor"
+        thread.start()
+    }
+
+    // MARK: Monitored calls
+
+    /// Starts monitoring a call on `connection`; pair with ``stopMonitoring(_:)``. `nil` when the
+    /// monitor has stopped (idle disposal or shutdown): ask ``HostMonitors`` for a running one.
+    public func startMonitoring(_ connection: any DriverConnection) -> Context? {
+        let context = Context(connection: connection, activeAt: .now + settings.gracePeriod)
+        return register(context) ? context : nil
+    }
+
+    private func register(_ context: Context) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard running, !stopping else { return false }
+        contexts[ObjectIdentifier(context)] = context
+        // Only an idle thread needs waking: a busy one already wakes for the earliest activation,
+        // which a new call (activated last) never precedes.
+        if waitingIdle { condition.signal() }
+        return true
+    }
+
+    /// Stops monitoring a call; `true` when the monitor aborted its connection.
+    @discardableResult
+    public func stopMonitoring(_ context: Context) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        contexts[ObjectIdentifier(context)] = nil
+        if contexts.isEmpty { idleSince = .now }
+        return context.aborted
+    }
+
+    /// Whether the thread still runs (it ends after `disposalTime` without calls, or on shutdown).
+    public var isRunning: Bool { locked { $0.running } }
+    /// How many calls are monitored now.
+    public var monitoredCalls: Int { locked { $0.contexts.count } }
+    /// How many connections the monitor aborted.
+    public var abortedConnections: Int { locked { $0.abortedCount } }
+    /// How many checks ran.
+    public var checkCount: UInt64 { locked { $0.checks } }
+    /// Errors the loop survived.
+    public var loopErrorCount: Int { locked { $0.loopErrors } }
+    /// Whether the last checks found the host unhealthy.
+    public var isHostUnhealthy: Bool { locked { $0.unhealthy } }
+
+    /// Stops the thread and waits for it.
+    public func shutdown() {
+        let wasRunning = locked { monitor -> Bool in
+            defer { monitor.stopping = true }
+            return monitor.running && !monitor.stopping
+        }
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+        if wasRunning { finished.wait() }
+    }
+
+    private func locked<Result>(_ body: (HostMonitor) -> Result) -> Result {
+        condition.lock()
+        defer { condition.unlock() }
+        return body(self)
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        defer {
+            if let connection = monitoringConnection { driver.close(connection) }
+            monitoringConnection = nil
+            locked { $0.running = false }
+        }
+        var nextCheck = ContinuousClock.now
+        while true {
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                return
+            }
+            let now = ContinuousClock.now
+            if contexts.isEmpty {
+                if now - idleSince >= disposalTime {
+                    condition.unlock()
+                    return
+                }
+                // Nothing to watch: drop the state of the last episode and wait for a call.
+                unhealthy = false
+                firstFailure = nil
+                waitingIdle = true
+                _ = condition.wait(until: date(idleSince + disposalTime))
+                waitingIdle = false
+                condition.unlock()
+                continue
+            }
+            let pending = contexts.values.filter { !$0.aborted && $0.activeAt > now }.map(\.activeAt).min()
+            let active = contexts.values.filter { !$0.aborted && $0.activeAt <= now }
+            // A call out of its grace time on a host already found unhealthy is aborted at once.
+            if unhealthy, !active.isEmpty, let last = lastCheckFinished, now - last <= settings.interval {
+                let victims = markAborted(active)
+                condition.unlock()
+                abort(victims)
+                continue
+            }
+            if active.isEmpty || now < nextCheck {
+                let wake = [pending, active.isEmpty ? nil : nextCheck].compactMap { $0 }.min() ?? now + settings.interval
+                _ = condition.wait(until: date(wake))
+                condition.unlock()
+                continue
+            }
+            condition.unlock()
+
+            let started = ContinuousClock.now
+            let healthy = check()
+            let finishedAt = ContinuousClock.now
+            condition.lock()
+            checks += 1
+            lastCheckFinished = finishedAt
+            if healthy {
+                firstFailure = nil
+                unhealthy = false
+            } else {
+                let first = firstFailure ?? started
+                firstFailure = first
+                let failing = finishedAt - first
+                switch settings.rule {
+                case .v2: unhealthy = failing >= settings.interval * (settings.count - 1)
+                case .v1: unhealthy = failing > settings.interval * settings.count
+                }
+            }
+            var victims: [Context] = []
+            if unhealthy {
+                victims = markAborted(contexts.values.filter { !$0.aborted && $0.activeAt <= finishedAt })
+            }
+            condition.unlock()
+            if unhealthy { Counter(label: "host_monitoring.host_unhealthy.count").increment() }
+            abort(victims)
+            nextCheck = started + max(settings.interval, finishedAt - started + .milliseconds(100))
+            nextCheck = max(nextCheck, finishedAt + .milliseconds(100))
+        }
+    }
+
+    private func markAborted(_ victims: [Context]) -> [Context] {
+        for context in victims { context.aborted = true }
+        abortedCount += victims.count
+        return victims
+    }
+
+    private func abort(_ victims: [Context]) {
+        guard !victims.isEmpty else { return }
+        logger.info("Host unhealthy; aborting monitored connections", metadata: ["count": "\(victims.count)"])
+        for context in victims { driver.abort(context.connection) }
+        Counter(label: "efm2.connections.aborted").increment(by: victims.count)
+    }
+
+    /// One check: opens the monitoring connection if there is none (success counts as healthy),
+    /// else runs `SELECT 1`; both within the check timeout.
+    private func check() -> Bool {
+        let timeout = settings.checkTimeout
+        if monitoringConnection == nil {
+            var properties = settings.connectionProperties
+            let seconds = String(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+            if properties["connect_timeout"] == nil { properties["connect_timeout"] = seconds }
+            if properties["socket_timeout"] == nil { properties["socket_timeout"] = seconds }
+            do {
+                monitoringConnection = try connector.connect(to: settings.host, properties: properties)
+                return true
+            } catch {
+                logger.debug("Monitoring connection failed", metadata: ["error": "\(WrapperError.redactedDescription(of: error))"])
+                return false
+            }
+        }
+        guard let connection = monitoringConnection else { return false }
+        // The driver's own timeouts may be coarse (whole seconds for MariaDB); a watchdog aborts
+        // the check at its limit whatever the driver.
+        let done = LockedValue(false)
+        let driver = self.driver
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))) {
+            if !done.withLock({ $0 }) { driver.abort(connection) }
+        }
+        defer { done.withLock { $0 = true } }
+        do {
+            _ = try driver.query("SELECT 1", on: connection)
+            return true
+        } catch {
+            driver.close(connection)
+            monitoringConnection = nil
+            return false
+        }
+    }
+
+    private func date(_ instant: ContinuousClock.Instant) -> Date {
+        let remaining = instant - .now
+        return Date(timeIntervalSinceNow: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)
+    }
+}
+
+/// The host monitors of a runtime, one per host and settings; stopped monitors are replaced.
+public final class HostMonitors: RuntimeService {
+    private let monitors = LockedValue<[String: HostMonitor]>([:])
+
+    /// Creates an empty set.
+    public init() {}
+
+    /// The host monitors of `runtime`.
+    public static func of(_ runtime: WrapperRuntime) -> HostMonitors {
+        runtime.services.service(HostMonitors.self) { HostMonitors() }
+    }
+
+    /// The running monitor for `settings`, created with `make` when there is none.
+    func monitor(for settings: HostMonitor.Settings, make: () -> HostMonitor) -> HostMonitor {
+        monitors.withLock { monitors in
+            let key = settings.key
+            if let existing = monitors[key], existing.isRunning { return existing }
+            // Drop monitors whose thread ended after their idle time.
+            monitors = monitors.filter { $0.value.isRunning }
+            let created = make()
+            monitors[key] = created
+            return created
+        }
+    }
+
+    /// How many monitors run.
+    public var count: Int { monitors.withLock { $0.values.filter(\.isRunning).count } }
+
+    /// Every monitor, for inspection.
+    public var all: [HostMonitor] { monitors.withLock { Array($0.values) } }
+
+    public func shutdown() {
+        let all = monitors.withLock { monitors -> [HostMonitor] in
+            defer { monitors.removeAll() }
+            return Array(monitors.values)
+        }
+        all.forEach { $0.shutdown() }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import WrapperCore
+
+/// Timestamps of what happened, from the demo and from the wrapper's own log lines.
+final class Timeline: Sendable {
+    private let events = LockedValue<[(at: ContinuousClock.Instant, what: String)]>([])
+    let origin = LockedValue<ContinuousClock.Instant?>(nil)
+
+    func record(_ what: String, at instant: ContinuousClock.Instant = .now) {
+        events.withLock { $0.append((instant, what)) }
+    }
+
+    /// A logger that turns the wrapper's failover and topology messages into events.
+    var logger: Logger {
+        var logger = Logger(label: "demo") { _ in Handler(timeline: self) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    func printed() -> [String] {
+        let start = origin.withLock { $0 } ?? events.withLock { $0.first?.at } ?? .now
+        return events.withLock { $0 }.sorted { $0.at < $1.at }.map { event in
+            let offset = event.at - start
+            let ms = Double(offset.components.seconds) * 1000 + Double(offset.components.attoseconds) / 1e15
+            return String(format: "  %+9.1f ms  %@", ms, event.what)
+        }
+    }
+
+    struct Handler: LogHandler {
+        let timeline: Timeline
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let message = event.message.description
+            let fields = event.metadata ?? [:]
+            switch message {
+            case "Failover started":
+                timeline.record("wrapper detects the failure (\(fields["trigger"].map { "\($0)".prefix(60) } ?? "?"))")
+            case "Found the writer":
+                timeline.record("topology monitor verifies the new writer \(fields["writer"] ?? "?")")
+            case "Failover reconnected":
+                timeline.record("failover reconnected to \(fields["host"] ?? "?") (\(fields["elapsed_ms"] ?? "?") ms after detection)")
+            default:
+                break
+            }
+        }
+    }
+}

@@ -48,6 +48,15 @@ let package = Package(
             path: "Benchmarks/DriverOverhead"
         ),
         .executableTarget(
+            name: "FailoverTimes",
+            dependencies: [
+                .product(name: "WrapperCore", package: rootPackage),
+                .product(name: "DriverDialects", package: rootPackage),
+                .product(name: "BuiltinPlugins", package: rootPackage),
+            ],
+            path: "Benchmarks/FailoverTimes"
+        ),
+        .executableTarget(
             name: "TopologyFootprint",
             dependencies: [
                 .product(name: "WrapperCore", package: rootPackage),

@@ -75,6 +75,7 @@ enum Lab {
         {
             try? registry.register(factory)
         }
+        registry.addOrReplaceProfile(FailoverPluginFactories.fastFailoverProfile)
         return registry
     }
 

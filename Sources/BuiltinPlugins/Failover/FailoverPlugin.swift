@@ -108,13 +108,16 @@ public struct FailoverPlugin: Plugin {
         // A call that began inside a transaction, or a commit, may have changed data before the
         // host failed: the caller must learn that the outcome is unknown.
         let inTransaction = call.method == .connectionCommit || service.isInTransaction
+        let started = ContinuousClock.now
         do {
             return try next(call, service)
         } catch {
             guard let settings = try? settings(service), settings.enabled, !service.isStaticHostListProvider,
                 shouldFailOver(on: error, mode: settings.mode, service: service)
             else { throw error }
-            let failedAt = ContinuousClock.now
+            // A writer the monitor found by searching after this call began is trusted; an older
+            // verification is not (it may be the host that just failed).
+            let failedAt = started
             let failedHost = service.currentHostInfo
             if let old = service.currentConnection { service.driver.abort(old) }
             if let failedHost { service.setAvailability(.unavailable, forAliases: failedHost.allAliases) }

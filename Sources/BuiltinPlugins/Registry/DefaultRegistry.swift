@@ -38,6 +38,7 @@ extension PluginRegistry {
             // Codes of the built-ins are distinct by construction; the tests check the list.
             try? registry.register(factory)
         }
+        registry.addOrReplaceProfile(FailoverPluginFactories.fastFailoverProfile)
         return registry
     }()
 }

@@ -143,6 +143,28 @@ lab rejoin pg-2
 wait_for 5 eq 4 pg 127.0.0.12 'SELECT count(*) FROM selftest' && ok "pg-2 rejoined and follows pg-3" || bad "pg-2 does not follow pg-3"
 expect "topology on pg-2 reports pg-3" "$(aurora_writer 127.0.0.12)" 127.0.0.13
 
+echo "== PG: synchronous replication, promote auto"
+commits() { "$L" status | awk -v n="$1" '$1 == n' | grep -o 'commits=[a-z]*'; }
+expect "commits on pg-3 wait for a standby" "$(commits pg-3)" commits=sync
+lab kill pg-1
+expect "one standby left: still synchronous" "$(commits pg-3)" commits=sync
+expect "pg-3 takes writes with one standby" "$(pg 127.0.0.13 "INSERT INTO selftest VALUES (5, 'five') RETURNING v")" five
+lab kill pg-2
+expect "no standby left: asynchronous" "$(commits pg-3)" commits=async
+expect "pg-3 takes writes without a standby" "$(pg 127.0.0.13 "INSERT INTO selftest VALUES (6, 'six') RETURNING v")" six
+lab rejoin pg-1
+expect "a standby rejoined: synchronous again" "$(commits pg-3)" commits=sync
+lab rejoin pg-2
+lab promote auto >/tmp/lab-promote.out
+cat /tmp/lab-promote.out
+NEWPG=$(sed -n 's/^promoted: //p' /tmp/lab-promote.out)
+[[ $NEWPG == pg-1 || $NEWPG == pg-2 ]] && ok "promote auto prints 'promoted: $NEWPG'" || bad "promote auto printed [$NEWPG]"
+NEWPG_HOST=127.0.0.1${NEWPG#pg-}
+expect "$NEWPG has every row" "$(pg "$NEWPG_HOST" 'SELECT count(*) FROM selftest')" 6
+expect "$NEWPG commits wait for a standby" "$(commits "$NEWPG")" commits=sync
+lab rejoin pg-3
+wait_for 5 eq 6 pg 127.0.0.13 'SELECT count(*) FROM selftest' && ok "pg-3 rejoined and follows $NEWPG" || bad "pg-3 does not follow $NEWPG"
+
 echo "== MariaDB: kill my-1, promote my-2, rejoin my-1"
 lab kill my-1
 expect "killed my-1 refuses through its proxy" "$(my 127.0.0.21 'SELECT 1' | grep -c "Can't connect")" 1
@@ -156,6 +178,20 @@ expect "SHOW REPLICA STATUS column 39 on my-1" "$(my 127.0.0.21 'SHOW REPLICA ST
 lab promote my-1
 lab rejoin my-2
 wait_for 5 eq 1 my 127.0.0.22 'SELECT @@read_only' && ok "switched back to my-1" || bad "switch back to my-1"
+
+echo "== MariaDB: semi-synchronous replication, promote auto applies the relay log"
+expect "my-1 is a semi-sync writer" "$("$L" status | awk '$1 == "my-1"' | grep -o 'semisync-writer=[a-z]*')" semisync-writer=on
+expect "my-2 is a semi-sync replica" "$("$L" status | awk '$1 == "my-2"' | grep -o 'semisync-replica=[a-z]*')" semisync-replica=on
+mariadb --no-defaults -uroot -S "$CLUSTER_LAB_MY_2_SOCKET" -e "STOP SLAVE SQL_THREAD"
+for i in $(seq 10 19); do my 127.0.0.21 "INSERT INTO selftest VALUES ($i, 'relay')"; done
+expect "my-2 has not applied them yet" "$(my 127.0.0.22 'SELECT count(*) FROM selftest')" 3
+lab kill my-1
+lab promote auto --engine mariadb >/tmp/lab-promote.out
+cat /tmp/lab-promote.out
+expect "promote auto --engine mariadb picks my-2" "$(sed -n 's/^promoted: //p' /tmp/lab-promote.out)" my-2
+expect "my-2 applied its relay log before taking writes" "$(my 127.0.0.22 'SELECT count(*) FROM selftest')" 13
+lab rejoin my-1
+wait_for 5 eq 13 my 127.0.0.21 'SELECT count(*) FROM selftest' && ok "my-1 rejoined and follows my-2" || bad "my-1 does not follow my-2"
 
 sleep 1.2
 load_env

@@ -13,6 +13,7 @@
 #   scripts/cluster-lab.sh delay NODE MS   the node's proxy holds every chunk MS ms (each direction)
 #   scripts/cluster-lab.sh heal NODE       the node's proxy forwards normally again
 #   scripts/cluster-lab.sh promote NODE    make NODE the writer (fences the old writer with SIGKILL)
+#   scripts/cluster-lab.sh promote auto [--engine pg|mariadb]  promote the standby with the most WAL
 #   scripts/cluster-lab.sh rejoin NODE     bring a stopped / former writer back as a reader
 #   scripts/cluster-lab.sh prepare         build the PG module and the template datadirs (up does it too)
 #   scripts/cluster-lab.sh clean           down, then delete the templates as well
@@ -48,10 +49,12 @@ MY_REPL_USER=repl
 REPL_PASSWORD=repl_pw
 
 # Bump when a template recipe (here or in lab/pg/*.sql, lab/mariadb/*.sql) changes.
-TEMPLATE_REV=4
+TEMPLATE_REV=6
 START_TIMEOUT=30
+MY_SEMI_SYNC_TIMEOUT_MS=${CLUSTER_LAB_MY_SEMI_SYNC_TIMEOUT_MS:-5000}
 
 PG_NODES=(pg-1 pg-2 pg-3)
+PG_SYNC_STANDBYS='ANY 1 ("pg-1", "pg-2", "pg-3")' # quorum: any one standby (application_name = node)
 MY_NODES=(my-1 my-2)
 declare -A ADDR=([pg-1]=127.0.0.11 [pg-2]=127.0.0.12 [pg-3]=127.0.0.13 [my-1]=127.0.0.21 [my-2]=127.0.0.22)
 declare -A MY_SERVER_ID=([my-1]=21 [my-2]=22)
@@ -91,10 +94,12 @@ tail_log() {
     fi
 }
 
-# A zombie counts as gone.
+# pid_alive PID [ARG]: a zombie counts as gone. With ARG, the process must also have ARG in its
+# command line: a server's pid file outlives the server, and its pid may be reused meanwhile.
 pid_alive() {
     [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-    ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null || return 1
+    [[ -z ${2:-} ]] || tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 pid_stopped() { grep -q '^State:[[:space:]]*T' "/proc/$1/status" 2>/dev/null; }
 
@@ -331,8 +336,8 @@ find_pg_bin() {
 
 pg_ext_list() { if [[ $FLAVOR == aurora ]]; then echo "$AURORA_EXTENSIONS"; else echo "$MULTI_AZ_EXTENSIONS"; fi; }
 pg_pm_pid() { local f=$LAB/$1/data/postmaster.pid; [[ -f $f ]] && head -n 1 "$f" || true; }
-pg_alive() { pid_alive "$(pg_pm_pid "$1")"; }
-pg_frozen() { local p; p=$(pg_pm_pid "$1"); pid_alive "$p" && pid_stopped "$p"; }
+pg_alive() { pid_alive "$(pg_pm_pid "$1")" "$LAB/$1/data"; }
+pg_frozen() { local p; p=$(pg_pm_pid "$1"); pid_alive "$p" "$LAB/$1/data" && pid_stopped "$p"; }
 pg_psql() { # node db [psql args]; superuser over the node's unix socket
     local node=$1 db=$2
     shift 2
@@ -379,7 +384,9 @@ pg_make_template() {
     chmod 755 "$TPL"
     [[ ${EUID} -eq 0 ]] && chown postgres: "$tmp"
     chmod 700 "$tmp"
-    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$tmp" -U postgres -E UTF8 --no-locale --no-sync --data-checksums \
+    # 1 MB WAL segments: each promotion starts a timeline with its own copy of the current segment,
+    # and pg_rewind (rejoin) copies every segment in full; with 16 MB ones rejoin slows down cycle by cycle.
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$tmp" -U postgres -E UTF8 --no-locale --no-sync --data-checksums --wal-segsize=1 \
         --auth-local=trust --auth-host=scram-sha-256 --no-instructions >"$TPL/pg-initdb.log" 2>&1 ||
         { tail_log "$TPL/pg-initdb.log"; die "initdb failed"; }
     # Shared by every node (pg_basebackup and pg_rewind copy this file); per-node settings
@@ -391,6 +398,11 @@ listen_addresses = ''
 shared_preload_libraries = '$CACHE/lib/lab_rds.so'
 fsync = off                      # data lives in tmpfs; writes still reach the files at commit
 synchronous_commit = on          # so a SIGKILL loses no committed transaction (as on Aurora)
+# A commit returns only once one standby has flushed it too, so that a failover to the standby with
+# the most WAL (promote auto) loses no acknowledged commit, as on Aurora. The standbys' names
+# (application_name), not '*': pg_basebackup's WAL stream would count as a standby too.
+# With no live standby at all the script sets it to '' on the writer (ALTER SYSTEM) until one rejoins.
+synchronous_standby_names = '$PG_SYNC_STANDBYS'
 full_page_writes = on            # pg_rewind needs it
 wal_level = replica
 wal_log_hints = on
@@ -418,7 +430,7 @@ EOF
     : >"$TPL/pg-template.log"
     [[ ${EUID} -eq 0 ]] && chown postgres: "$TPL/pg-template.log"
     "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$tmp" -l "$TPL/pg-template.log" -w -t "$START_TIMEOUT" \
-        -o "-p $PG_SERVER_PORT -k $tmp -c rds.extensions=" start >/dev/null 9>&- ||
+        -o "-p $PG_SERVER_PORT -k $tmp -c rds.extensions= -c synchronous_standby_names=" start >/dev/null 9>&- ||
         { tail_log "$TPL/pg-template.log"; die "the template server did not start"; }
     if ! psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$PG_SERVER_PORT" -U postgres -d postgres \
         -v app_user="$APP_USER" -v app_password="$APP_PASSWORD" -v app_db="$APP_DB" \
@@ -452,7 +464,7 @@ pg_clear_stale() {
     local n=$1 pid
     pid=$(pg_pm_pid "$n")
     [[ -n $pid ]] || return 0
-    pid_alive "$pid" && die "$n is still running (pid $pid)"
+    pid_alive "$pid" "$LAB/$n/data" && die "$n is still running (pid $pid)"
     pg_release_shm "$n"
     rm -f "$LAB/$n/data/postmaster.pid" "$LAB/$n/.s.PGSQL.$PG_SERVER_PORT" "$LAB/$n/.s.PGSQL.$PG_SERVER_PORT.lock"
 }
@@ -499,7 +511,7 @@ pg_wait_ready() { # NODE...: until each accepts connections (status ready, or st
 pg_hard_kill() {
     local pm kids
     pm=$(pg_pm_pid "$1")
-    pid_alive "$pm" || return 0
+    pid_alive "$pm" "$LAB/$1/data" || return 0
     kill -STOP "$pm" 2>/dev/null || true
     kids=$(pgrep -P "$pm" || true)
     # shellcheck disable=SC2086
@@ -526,11 +538,11 @@ pg_timeline() { # writer's current timeline
 
 # pg_wait_following NODE TLI TIMEOUT_S: 0 once NODE streams from the writer on timeline TLI.
 pg_wait_following() {
-    local n=$1 tli=$2 limit=$(( $3 * 50 )) i=0 got
+    local n=$1 tli=$2 end=$(($(now_ms) + $3 * 1000)) got
     while :; do
         got=$(pg_psql "$n" postgres -c "SELECT status || ':' || received_tli FROM pg_stat_wal_receiver" 2>/dev/null || true)
         [[ $got == "streaming:$tli" ]] && return 0
-        (( i++ >= limit )) && return 1
+        (($(now_ms) >= end)) && return 1
         sleep 0.02
     done
 }
@@ -572,7 +584,8 @@ pg_up() {
     for n in "${PG_NODES[@]}"; do pg_start "$n"; done
     pg_wait_ready "${PG_NODES[@]}"
     # shellcheck disable=SC2046
-    pg_provision_sql pg-1 $(pg_databases pg-1) | pg_psql pg-1 postgres >/dev/null ||
+    # The lab's own writes do not wait for a standby (it checks below that both have them).
+    pg_provision_sql pg-1 $(pg_databases pg-1) | PGOPTIONS="-c synchronous_commit=local" pg_psql pg-1 postgres >/dev/null ||
         { tail_log "$LAB/pg-1/server.log"; die "provisioning pg-1 failed"; }
     lsn=$(pg_psql pg-1 postgres -c "SELECT pg_current_wal_lsn()")
     for n in pg-2 pg-3; do
@@ -584,45 +597,199 @@ pg_up() {
     done
 }
 
+# ---- synchronous replication
+# The shared postgresql.conf makes every commit wait until one standby has flushed it
+# (synchronous_standby_names = ANY 1 of the node names). Without any live standby the writer would
+# wait forever, so when its last standby is killed the script makes it asynchronous (ALTER SYSTEM,
+# in its postgresql.auto.conf), and makes it synchronous again when a standby rejoins, once that
+# standby has flushed everything. That is safe: while no standby runs there is nothing to promote,
+# and a standby comes back only through rejoin, which catches it up from the writer first.
+# Frozen standbys count as live: commits wait while every standby is frozen (until thaw), because a
+# thawed standby could be promoted without catching up.
+
+lsn_num() { local l=${1:-0/0}; echo $(( (16#${l%/*} << 32) | 16#${l#*/} )); } # 0/3000148 -> integer
+
+pg_live_readers() { # writer -> readers whose server runs (frozen ones included)
+    local n out=()
+    for n in "${PG_NODES[@]}"; do
+        [[ $n != "$1" && $(role_of "$n") == reader ]] && pg_alive "$n" && out+=("$n")
+    done
+    echo "${out[*]}"
+}
+
+pg_sync_names() { pg_psql "$1" postgres -c "SHOW synchronous_standby_names"; }
+
+pg_set_async() { # node: its commits stop waiting for a standby
+    pg_psql "$1" postgres -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+# pg_set_sync WRITER STANDBY: back to the shared setting, then wait until STANDBY has flushed all
+# the WAL there was once the setting applied (what the writer acknowledged while asynchronous).
+pg_set_sync() {
+    local w=$1 s=$2 lsn end=$(($(now_ms) + 10000))
+    pg_psql "$w" postgres -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null
+    until [[ -n $(pg_sync_names "$w") ]]; do (($(now_ms) > end)) && break; sleep 0.01; done
+    lsn=$(pg_psql "$w" postgres -c "SELECT pg_current_wal_lsn()")
+    until [[ $(pg_psql "$w" postgres -c "SELECT count(*) FROM pg_stat_replication
+              WHERE application_name = '$s' AND state = 'streaming' AND flush_lsn >= '$lsn'") == 1 ]]; do
+        (($(now_ms) > end)) && { warn "$s has not flushed $lsn within 10 s; commits on $w wait for it"; return 1; }
+        sleep 0.02
+    done
+}
+
+# pg_sync_check [REJOINED]: after kill, thaw and rejoin, keep the writer synchronous iff it has a live standby.
+pg_sync_check() {
+    local w readers names
+    w=$(writer_of pg) || return 0
+    pg_alive "$w" && ! pg_frozen "$w" || return 0
+    readers=$(pg_live_readers "$w")
+    names=$(pg_sync_names "$w") || return 0
+    if [[ -z $readers && -n $names ]]; then
+        pg_set_async "$w"
+        warn "$w has no live standby: its commits no longer wait for one (asynchronous) until a standby rejoins"
+    elif [[ -n $readers && -z $names && -n ${1:-} && " $readers " == *" $1 "* ]]; then
+        pg_set_sync "$w" "$1" && log "$w: commits wait for a standby again ($1 has flushed everything)"
+    fi
+    return 0
+}
+
+# pg_standby_facts OLD NODE: once NODE no longer streams from the fenced OLD (up to 2 s; a
+# walreceiver flushes what it got before it exits), print "end-of-WAL|synchronous_standby_names|dbs".
+pg_standby_facts() {
+    pg_psql "$2" postgres -F '|' <<EOF
+DO \$\$ BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_host = '${ADDR[${1:-x}]:-none}');
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END \$\$;
+SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), current_setting('synchronous_standby_names'),
+       (SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database WHERE datallowconn);
+EOF
+}
+
+pg_point_to() { # standby source: stream from SOURCE (the writer or, cascading, another standby)
+    pg_psql "$1" postgres >/dev/null <<EOF
+ALTER SYSTEM SET primary_conninfo = 'host=${ADDR[$2]} port=$PG_SERVER_PORT user=$PG_REPL_USER password=$REPL_PASSWORD application_name=$1 connect_timeout=2';
+SELECT pg_reload_conf();
+EOF
+}
+
+# promote NODE|auto. Fence the old writer, wait until the live standbys have all it sent them, then
+# promote NODE, or with auto the live unfrozen standby that received the most WAL. NODE, when
+# another live standby received more, first catches up from that one (cascading replication); if it
+# cannot within 5 s the command fails without promoting anything. With synchronous replication
+# every acknowledged commit is on at least one standby, so the one with the most WAL has them all.
 pg_promote() {
-    local node=$1 old n t0 t1 t2 tli dbs sql others=() failed=()
+    local req=$1 node old n t0 t1 t2 tli sql out best="" lsn_list="" watchdog="" frozen="" others=() failed=() cands=() pids=()
+    local -A lsn=() names=() dbs=()
     old=$(writer_of pg || true)
-    [[ $node == "$old" ]] && { log "$node is already the writer"; return 0; }
-    pg_alive "$node" || die "$node is down; cannot promote it (rejoin it first)"
-    pg_frozen "$node" && die "$node is frozen; thaw it first"
-    [[ $(pg_psql "$node" postgres -c "SELECT pg_is_in_recovery()") == t ]] || die "$node is not a standby"
-    dbs=$(pg_databases "$node")
+    if [[ $req != auto ]]; then
+        [[ $req == "$old" ]] && { log "$req is already the writer"; return 0; }
+        pg_alive "$req" || die "$req is down; cannot promote it (rejoin it first)"
+        pg_frozen "$req" && die "$req is frozen; thaw it first"
+        [[ $(pg_psql "$req" postgres -c "SELECT pg_is_in_recovery()") == t ]] || die "$req is not a standby"
+    fi
+    for n in "${PG_NODES[@]}"; do
+        [[ $n == "$old" ]] && continue
+        [[ $n == "$req" || $(role_of "$n") == reader ]] || continue
+        pg_alive "$n" && ! pg_frozen "$n" || continue
+        [[ $(pg_psql "$n" postgres -c "SELECT pg_is_in_recovery()" 2>/dev/null) == t ]] && cands+=("$n")
+    done
+    ((${#cands[@]} > 0)) || die "promote auto: no live, unfrozen standby to promote"
     t0=$(now_ms)
     # Fence the old writer, as Aurora does: it must not take writes any more.
     if [[ -n $old ]]; then
         pg_hard_kill "$old"
         set_role "$old" former-writer
     fi
-    sql="SELECT pg_promote(false);
-DO \$\$ BEGIN WHILE pg_is_in_recovery() LOOP PERFORM pg_sleep(0.005); END LOOP; END \$\$;"
-    for n in $dbs; do
-        sql+=$'\n'"\\c $n"$'\n'"UPDATE lab.instances SET is_writer = (node = '$node'), last_update_timestamp = NULL;"
+    for n in "${cands[@]}"; do pg_standby_facts "$old" "$n" >"$LAB/$n/facts" 2>/dev/null & pids+=($!); done
+    wait "${pids[@]}" || true
+    pids=()
+    for n in "${cands[@]}"; do
+        IFS='|' read -r "lsn[$n]" "names[$n]" "dbs[$n]" <"$LAB/$n/facts" || true
+        lsn_list+="${lsn_list:+, }$n ${lsn[$n]}"
+        if [[ -z $best ]] || (($(lsn_num "${lsn[$n]}") > $(lsn_num "${lsn[$best]}"))); then best=$n; fi
     done
-    sql+=$'\n'"\\c postgres"$'\n'"INSERT INTO lab.events (what) VALUES ('promote $node (old writer ${old:-none})');"
-    pg_psql "$node" postgres <<<"$sql" >/dev/null || { tail_log "$LAB/$node/server.log"; die "promoting $node failed"; }
-    t1=$(now_ms)
-    set_role "$node" writer
-    schedule_dns_sync
-    # Re-point the surviving standbys to the new writer; they follow the new timeline (latest).
-    tli=$(pg_timeline "$node")
+    phase "$t0" "fenced; WAL received: $lsn_list"
+    if [[ $req == auto ]]; then
+        node=$best
+        log "promote auto: $node (WAL received: $lsn_list)"
+    else
+        node=$req
+        if (($(lsn_num "${lsn[$best]}") > $(lsn_num "${lsn[$node]}"))); then
+            # $best has WAL that $node lacks, maybe acknowledged commits: fetch it from $best first.
+            pg_point_to "$node" "$best"
+            n=$(($(now_ms) + 5000))
+            until (($(lsn_num "$(pg_psql "$node" postgres -c "SELECT pg_last_wal_receive_lsn()" 2>/dev/null || echo 0/0)") >=
+                $(lsn_num "${lsn[$best]}"))); do
+                (($(now_ms) > n)) && die "promote $node: refused: $best has received more WAL (${lsn[$best]}) than $node (${lsn[$node]}) and $node did not catch up from it within 5 s; nothing was promoted and the old writer ${old:-none} stays fenced: run promote auto"
+                sleep 0.02
+            done
+            log "promote $node: caught up from $best first (${lsn[$node]} -> ${lsn[$best]}) after $(($(now_ms) - t0)) ms"
+        fi
+    fi
+    # Point the other standbys at NODE, in parallel with its promotion (those that connect before it
+    # cascade and follow its new timeline by themselves), so that commits on NODE find a
+    # synchronous standby as soon as possible.
     for n in "${PG_NODES[@]}"; do
         [[ $n == "$node" || $(role_of "$n") != reader ]] && continue
         if pg_alive "$n" && ! pg_frozen "$n"; then
-            pg_psql "$n" postgres >/dev/null <<EOF
-ALTER SYSTEM SET primary_conninfo = 'host=${ADDR[$node]} port=$PG_SERVER_PORT user=$PG_REPL_USER password=$REPL_PASSWORD application_name=$n connect_timeout=2';
-SELECT pg_reload_conf();
-EOF
+            pg_point_to "$n" "$node" & pids+=($!)
             others+=("$n")
+        elif pg_alive "$n"; then
+            # Frozen: rewrite its primary_conninfo; the SIGHUP is delivered at thaw.
+            pg_write_standby_conf "$n" "$node"
+            kill -HUP "$(pg_pm_pid "$n")" 2>/dev/null || true
+            failed+=("$n (frozen: it follows $node once thawed; if it does not, run rejoin $n)")
+            frozen+=" $n"
         else
-            failed+=("$n (down or frozen: run rejoin $n)")
-            pg_alive "$n" || pg_write_standby_conf "$n" "$node"
+            failed+=("$n (down: run rejoin $n)")
+            pg_write_standby_conf "$n" "$node"
         fi
     done
+    if [[ -z $(pg_live_readers "$node") ]]; then
+        [[ -n ${names[$node]} ]] && pg_set_async "$node"
+        warn "promote $node: no other live standby: commits on $node do not wait for one (asynchronous) until a standby rejoins"
+    elif [[ -z ${names[$node]} ]]; then
+        pg_psql "$node" postgres -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null
+    fi
+    phase "$t0" "promoting"
+    # Promote. The lab's own bookkeeping commits locally (it must not hang); then a synchronous
+    # commit shows when NODE is writable for clients (a standby acknowledged it).
+    sql="SELECT pg_promote(false);
+DO \$\$ BEGIN WHILE pg_is_in_recovery() LOOP PERFORM pg_sleep(0.005); END LOOP; END \$\$;
+SELECT 'promoted-at=' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
+    for n in ${dbs[$node]}; do
+        sql+=$'\n'"\\c $n"$'\n'"UPDATE lab.instances SET is_writer = (node = '$node'), last_update_timestamp = NULL;"
+    done
+    sql+=$'\n'"\\c postgres"
+    if ((${#others[@]} > 0)); then
+        sql+=$'\n'"SET synchronous_commit = on;"
+        # Should no standby acknowledge within 5 s, cancel the wait (the row stays, committed locally).
+        (
+            sleep 5 & s=$!
+            trap 'kill $s 2>/dev/null; exit 0' TERM
+            wait $s
+            pg_psql "$node" postgres -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                WHERE application_name = 'cluster-lab promote' AND wait_event = 'SyncRep'" >/dev/null 2>&1
+        ) 9>&- & watchdog=$!
+    fi
+    sql+=$'\n'"INSERT INTO lab.events (what) VALUES ('promote $node (old writer ${old:-none})');"
+    out=$(PGAPPNAME="cluster-lab promote" PGOPTIONS="-c synchronous_commit=local" pg_psql "$node" postgres <<<"$sql" 2>&1) ||
+        { echo "$out" >&2; tail_log "$LAB/$node/server.log"; die "promoting $node failed"; }
+    t1=$(now_ms)
+    [[ -n $watchdog ]] && { kill "$watchdog" 2>/dev/null || true; }
+    phase "$t0" "out of recovery (at $(($(sed -n 's/^promoted-at=//p' <<<"$out") - t0)) ms), a standby acknowledged a commit"
+    ((${#pids[@]} > 0)) && { wait "${pids[@]}" || true; }
+    [[ $out == *"synchronous replication"* ]] &&
+        warn "promote $node: no standby acknowledged a commit within 5 s; commits on $node wait until one streams"
+    if ((${#others[@]} == 0)) && [[ -n $frozen ]]; then
+        warn "promote $node: commits on $node wait until a standby streams:$frozen frozen"
+    fi
+    set_role "$node" writer
+    schedule_dns_sync
+    tli=$(pg_timeline "$node")
     for n in "${others[@]}"; do
         pg_wait_following "$n" "$tli" 5 || failed+=("$n (not following timeline $tli: run rejoin $n)")
     done
@@ -631,6 +798,7 @@ EOF
     ((${#others[@]} > 0)) && log "promote $node: ${others[*]} re-pointed, all done after $((t2 - t0)) ms"
     for n in "${failed[@]}"; do warn "promote $node: $n"; done
     log "DNS: $PG_CLUSTER.cluster-$DOMAIN -> ${ADDR[$node]} after ${DNS_LAG}s"
+    echo "promoted: $node"
 }
 
 pg_rebuild() { # node writer: fresh base backup from the writer
@@ -702,7 +870,7 @@ EOF
 pg_freeze() {
     local pm kids
     pm=$(pg_pm_pid "$1")
-    pid_alive "$pm" || die "$1 is down"
+    pid_alive "$pm" "$LAB/$1/data" || die "$1 is down"
     kill -STOP "$pm"
     kids=$(pgrep -P "$pm" || true)
     # shellcheck disable=SC2086
@@ -714,7 +882,7 @@ pg_thaw() {
     local pm pids
     pm=$(pg_pm_pid "$1")
     pids=$(cat "$LAB/$1/frozen.pids" 2>/dev/null || true)
-    pid_alive "$pm" && pids+=" $(pgrep -P "$pm" | tr '\n' ' ' || true) $pm"
+    pid_alive "$pm" "$LAB/$1/data" && pids+=" $(pgrep -P "$pm" | tr '\n' ' ' || true) $pm"
     # shellcheck disable=SC2086
     [[ -n ${pids// /} ]] && kill -CONT $pids 2>/dev/null || true
     rm -f "$LAB/$1/frozen.pids"
@@ -723,8 +891,8 @@ pg_thaw() {
 # ---------------------------------------------------------------- MariaDB
 
 my_pid() { cat "$LAB/$1/server.pid" 2>/dev/null || true; }
-my_alive() { pid_alive "$(my_pid "$1")"; }
-my_frozen() { local p; p=$(my_pid "$1"); pid_alive "$p" && pid_stopped "$p"; }
+my_alive() { pid_alive "$(my_pid "$1")" "$LAB/$1/data"; }
+my_frozen() { local p; p=$(my_pid "$1"); pid_alive "$p" "$LAB/$1/data" && pid_stopped "$p"; }
 my_sql() { # node [client args]; root over the node's unix socket
     local n=$1
     shift
@@ -770,6 +938,13 @@ my_make_template() {
     mv "$tmp" "$tpl"
 }
 
+# Semi-synchronous replication, on both nodes (either can be the writer): a commit is written and
+# synced to the binary log, then waits until the replica has the transaction in its relay log
+# (AFTER_SYNC), and only then is committed in InnoDB and acknowledged. Without a connected replica
+# (killed, or none yet) the writer does not wait (wait_no_slave=OFF); when a connected replica does
+# not answer within the timeout (frozen) the writer goes on asynchronously until it has caught up.
+# A replica (read_only=1) starts with init_rpl_role=SLAVE: the crash recovery of a killed writer
+# that rejoins as replica then drops the transactions that were never acknowledged (binlog truncation).
 my_start() { # node read_only(0|1)
     local n=$1 d=$LAB/$1
     rm -f "$d/mysql.sock"
@@ -778,6 +953,10 @@ my_start() { # node read_only(0|1)
         --bind-address="${ADDR[$n]}" --port="$MY_SERVER_PORT" --skip-name-resolve \
         --server-id="${MY_SERVER_ID[$n]}" --gtid-domain-id=0 --log-bin=mysql-bin --log-slave-updates=1 \
         --binlog-format=ROW --relay-log=relay-bin --skip-slave-start --read-only="$2" \
+        --rpl-semi-sync-master-enabled=ON --rpl-semi-sync-slave-enabled=ON \
+        --rpl-semi-sync-master-wait-point=AFTER_SYNC --rpl-semi-sync-master-wait-no-slave=OFF \
+        --rpl-semi-sync-master-timeout="$MY_SEMI_SYNC_TIMEOUT_MS" \
+        --init-rpl-role="$([[ $2 == 1 ]] && echo SLAVE || echo MASTER)" \
         --report-host="$(node_endpoint "$n")" --report-port="$MY_PORT" \
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --sync-binlog=0 \
@@ -805,7 +984,7 @@ my_wait_ready() { # NODE...
 my_hard_kill() {
     local pid
     pid=$(my_pid "$1")
-    pid_alive "$pid" || return 0
+    pid_alive "$pid" "$LAB/$1/data" || return 0
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone 10 "$pid" || die "MariaDB $1 (pid $pid) did not die"
     proxy_server "$1" down nowait
@@ -844,21 +1023,57 @@ my_up() {
     my_wait_caught_up my-2 my-1 10 || { tail_log "$LAB/my-2/error.log"; die "my-2 does not replicate from my-1"; }
 }
 
+# my_slave_field NODE FIELD [SQL]: run SQL, then print FIELD of SHOW ALL SLAVES STATUS (vertical
+# output needs the column names, so not my_sql's -N).
+my_slave_field() {
+    "${MY_CLIENT[@]}" -uroot -S "$LAB/$1/mysql.sock" --connect-timeout=3 -e "${3:-} SHOW ALL SLAVES STATUS\G" |
+        sed -n "s/^ *$2: //p" | head -n 1
+}
+
+my_received_seq() { # replica -> sequence number of the last GTID (domain 0) it received
+    local pos
+    pos=$(my_slave_field "$1" Gtid_IO_Pos)
+    [[ -z $pos ]] && pos=$(my_sql "$1" -e "SELECT @@gtid_current_pos")
+    pos=$(tr ',' '\n' <<<"$pos" | grep '^0-' | head -n 1)
+    echo "${pos##*-}"
+}
+
+# promote NODE|auto. With auto, the live unfrozen replica that received the most (with two nodes: the
+# replica). Semi-synchronous replication puts every acknowledged commit in its relay log; the relay
+# log is applied before the replica is made writable.
 my_promote() {
-    local node=$1 old n t0 t1 pos
+    local req=$1 node old n t0 t1 pos seq best="" bestseq=-1 cands=()
     old=$(writer_of my || true)
-    [[ $node == "$old" ]] && { log "$node is already the writer"; return 0; }
-    my_alive "$node" || die "$node is down; cannot promote it (rejoin it first)"
-    my_frozen "$node" && die "$node is frozen; thaw it first"
+    if [[ $req == auto ]]; then
+        for n in "${MY_NODES[@]}"; do
+            [[ $n != "$old" && $(role_of "$n") == reader ]] && my_alive "$n" && ! my_frozen "$n" && cands+=("$n")
+        done
+        ((${#cands[@]} > 0)) || die "promote auto --engine mariadb: no live, unfrozen replica to promote"
+    else
+        [[ $req == "$old" ]] && { log "$req is already the writer"; return 0; }
+        my_alive "$req" || die "$req is down; cannot promote it (rejoin it first)"
+        my_frozen "$req" && die "$req is frozen; thaw it first"
+        cands=("$req")
+    fi
     t0=$(now_ms)
     if [[ -n $old ]]; then
         my_hard_kill "$old"
         set_role "$old" former-writer
     fi
-    # Apply what was already received (like RDS does) before dropping the replication config.
-    pos=$(my_sql "$node" -e "STOP SLAVE IO_THREAD; SHOW ALL SLAVES STATUS\G" | sed -n 's/^ *Gtid_IO_Pos: //p' | head -n 1)
+    for n in "${cands[@]}"; do
+        seq=$(my_received_seq "$n")
+        if ((${seq:-0} > bestseq)); then best=$n bestseq=${seq:-0}; fi
+    done
+    node=$best
+    [[ $req == auto ]] && log "promote auto: $node (received up to GTID sequence $bestseq)"
+    # Apply what was already received (like RDS does) before dropping the replication config:
+    # RESET SLAVE ALL deletes the relay log, and with it any acknowledged commit not yet applied.
+    # The SQL thread is started first, in case a test stopped it: with both threads stopped, START
+    # SLAVE would discard the relay log (GTID mode).
+    pos=$(my_slave_field "$node" Gtid_IO_Pos "START SLAVE SQL_THREAD; STOP SLAVE IO_THREAD;")
     if [[ -n $pos ]]; then
-        [[ $(my_sql "$node" -e "SELECT MASTER_GTID_WAIT('$pos', 1)") == 0 ]] || warn "$node had not applied $pos"
+        [[ $(my_sql "$node" -e "SELECT MASTER_GTID_WAIT('$pos', 30)") == 0 ]] ||
+            die "promote $node: it did not apply its relay log up to $pos within 30 s (see SHOW SLAVE STATUS on $node); not promoted, the old writer ${old:-none} stays fenced"
     fi
     my_sql "$node" -e "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;
         INSERT INTO lab.events (what) VALUES ('promote $node (old writer ${old:-none})');" ||
@@ -875,8 +1090,9 @@ my_promote() {
             warn "$n is down or frozen: run rejoin $n"
         fi
     done
-    log "promote $node: writable after $((t1 - t0)) ms (old writer ${old:-none} fenced)"
+    log "promote $node: writable after $((t1 - t0)) ms (applied the relay log up to ${pos:-nothing}; old writer ${old:-none} fenced)"
     log "DNS: $MY_CLUSTER.cluster-$DOMAIN -> ${ADDR[$node]} after ${DNS_LAG}s"
+    echo "promoted: $node"
 }
 
 my_rejoin() {
@@ -994,14 +1210,14 @@ do_down() { # with the lock held
     pid_alive "$p" && pids+=("$p")
     for n in "${PG_NODES[@]}"; do
         p=$(pg_pm_pid "$n")
-        if pid_alive "$p"; then
+        if pid_alive "$p" "$LAB/$n/data"; then
             kill -STOP "$p" 2>/dev/null || true
             pids+=("$p" $(pgrep -P "$p" || true))
         fi
     done
     for n in "${MY_NODES[@]}"; do
         p=$(my_pid "$n")
-        pid_alive "$p" && pids+=("$p")
+        pid_alive "$p" "$LAB/$n/data" && pids+=("$p")
     done
     if ((${#pids[@]} > 0)); then
         kill -KILL "${pids[@]}" 2>/dev/null || true
@@ -1032,7 +1248,7 @@ cmd_clean() {
 proc_state() { # engine node -> running | frozen | down
     local p
     if [[ $1 == pg ]]; then p=$(pg_pm_pid "$2"); else p=$(my_pid "$2"); fi
-    if ! pid_alive "$p"; then echo down; elif pid_stopped "$p"; then echo frozen; else echo running; fi
+    if ! pid_alive "$p" "$LAB/$2/data"; then echo down; elif pid_stopped "$p"; then echo frozen; else echo running; fi
 }
 
 cmd_status() {
@@ -1064,10 +1280,13 @@ cmd_status() {
                                 CASE WHEN pg_is_in_recovery()
                                      THEN coalesce((SELECT 'wal-receiver=' || status || ' from=' || sender_host || ' tli=' || received_tli FROM pg_stat_wal_receiver), 'wal-receiver=none')
                                      ELSE 'tli=' || ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
-                                          || ' standbys=' || coalesce((SELECT string_agg(application_name || ':' || state, ',') FROM pg_stat_replication), '-') END" 2>&1 | tr '\n' ' ' || true)
+                                          || ' standbys=' || coalesce((SELECT string_agg(application_name || ':' || state || '/' || sync_state, ',') FROM pg_stat_replication), '-')
+                                          || CASE WHEN current_setting('synchronous_standby_names') = '' THEN ' commits=async' ELSE ' commits=sync' END END" 2>&1 | tr '\n' ' ' || true)
                 else
                     info=$(timeout 3 "${MY_CLIENT[@]}" -uroot -S "$LAB/$n/mysql.sock" -N -B -e \
-                        "SELECT CONCAT('read_only=', @@read_only, ' server_id=', @@server_id, ' gtid=', @@gtid_current_pos)" 2>&1 || true)
+                        "SELECT CONCAT('read_only=', @@read_only, ' server_id=', @@server_id, ' gtid=', @@gtid_current_pos,
+                                IF(@@read_only, ' semisync-replica=', ' semisync-writer='), (SELECT LOWER(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
+                                WHERE VARIABLE_NAME = IF(@@read_only, 'RPL_SEMI_SYNC_SLAVE_STATUS', 'RPL_SEMI_SYNC_MASTER_STATUS')))" 2>&1 || true)
                     info+=" $(timeout 3 "${MY_CLIENT[@]}" -uroot -S "$LAB/$n/mysql.sock" -e 'SHOW SLAVE STATUS\G' 2>/dev/null |
                         awk -F': ' '/ Master_Host:/{h=$2} / Slave_IO_Running:/{io=$2} / Slave_SQL_Running:/{sq=$2} END{if (h != "") print "replica-of=" h " io=" io " sql=" sq}' || true)"
                 fi
@@ -1163,6 +1382,8 @@ cmd_kill() {
     rm -f "$LAB/$1/frozen.pids"
     proxy_server "$1" down
     log "killed $1 ($(role_of "$1"))"
+    [[ $(node_engine "$1") == pg ]] && pg_sync_check
+    return 0
 }
 
 cmd_freeze() {
@@ -1186,6 +1407,8 @@ cmd_thaw() {
         my_alive "$1" && kill -CONT "$(my_pid "$1")"
     fi
     log "thawed $1"
+    [[ $(node_engine "$1") == pg ]] && pg_sync_check
+    return 0
 }
 
 cmd_proxy() { # mode node [ms]
@@ -1205,18 +1428,45 @@ cmd_proxy() { # mode node [ms]
     esac
 }
 
-cmd_promote() {
+cmd_promote() { # NODE | auto [--engine pg|mariadb]
+    local engine=""
+    if [[ ${1:-} == auto ]]; then
+        case ${2:-} in
+            "") ;;
+            --engine) engine=${3:-} ;;
+            --engine=*) engine=${2#*=} ;;
+            *) die "usage: $0 promote NODE | $0 promote auto [--engine pg|mariadb]" ;;
+        esac
+        load_config
+        case $engine in
+            "") if engine_on pg; then engine=pg; else engine=my; fi ;;
+            pg) ;;
+            mariadb | my) engine=my ;;
+            *) die "--engine must be pg or mariadb" ;;
+        esac
+        engine_on "$engine" || die "engine $engine is not part of this lab (engines: $ENGINES)"
+        [[ $engine == pg ]] && find_pg_bin
+        take_lock
+        lab_exists || die "the lab went down"
+        if [[ $engine == pg ]]; then pg_promote auto; else my_promote auto; fi
+        return
+    fi
     node_cmd_prelude "$@"
     if [[ $(node_engine "$1") == pg ]]; then pg_promote "$1"; else my_promote "$1"; fi
 }
 
 cmd_rejoin() {
     node_cmd_prelude "$@"
-    if [[ $(node_engine "$1") == pg ]]; then pg_rejoin "$1"; else my_rejoin "$1"; fi
+    if [[ $(node_engine "$1") == pg ]]; then
+        pg_rejoin "$1"
+        pg_sync_check "$1"
+    else
+        my_rejoin "$1"
+    fi
 }
 
 usage() {
-    sed -n '2,22p' "$SELF" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$SELF" | sed 's/^# \{0,1\}//'
     exit 2
 }
 

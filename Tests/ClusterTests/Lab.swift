@@ -90,7 +90,7 @@ enum Lab {
     /// Promotes the standby that holds every acknowledged commit; returns its name.
     @discardableResult
     static func promoteAuto(_ engine: Engine) throws -> String {
-        let output = try run("promote", engine == .postgres ? "auto" : "auto-my")
+        let output = try engine == .postgres ? run("promote", "auto") : run("promote", "auto", "--engine", "mariadb")
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("promoted: ") }) else {
             throw WrapperError(.internalError, "promote printed no 'promoted:' line: \(output)")
         }

@@ -41,7 +41,8 @@ public struct InitialConnectionPlugin: Plugin {
                     return connection
                 }
             } catch {
-                if service.isLoginError(error) { throw error }
+                // Only a host that cannot be reached may be reachable a moment later.
+                guard service.isNetworkError(error) else { throw error }
                 lastError = error
             }
             try? service.forceRefreshHostList()
@@ -60,25 +61,37 @@ public struct InitialConnectionPlugin: Plugin {
         _ request: ConnectRequest, type: RdsURLType, strategy: String, service: PluginService, next: ConnectNext
     ) throws -> (any DriverConnection)? {
         let wanted: HostRole = type == .writerCluster ? .writer : .reader
-        let target: HostInfo
-        if wanted == .reader, let reader = try? service.hostInfo(byStrategy: strategy, role: .reader) {
-            target = reader
-        } else if let writer = service.hosts.first(where: { $0.role == .writer }) {
-            target = writer
-        } else {
-            // No topology yet: connect through the endpoint (which settles the dialect and starts
-            // the right monitor), and keep the connection if it has the wanted role.
+        // An instance of the topology; the endpoint itself (the static list before the topology is
+        // read) is no instance.
+        func isInstance(_ host: HostInfo) -> Bool { !RdsURL.type(of: host.host).isRdsCluster && host.host != request.host.host }
+        func instance() -> HostInfo? {
+            if wanted == .reader, let reader = try? service.hostInfo(byStrategy: strategy, role: .reader), isInstance(reader) {
+                return reader
+            }
+            if let writer = service.hosts.first(where: { $0.role == .writer }), isInstance(writer) { return writer }
+            return nil
+        }
+        var known = instance()
+        if known == nil {
+            // No topology yet: connect through the endpoint, which settles the dialect and starts
+            // the right monitor; then go to the instance if the topology names it by now, else keep
+            // the endpoint's connection if it has the wanted role.
             let connection = try next(request, service)
             let role: HostRole
             do { role = try service.hostRole(connection: connection) } catch {
                 service.driver.close(connection)
                 throw error
             }
-            if role == wanted { return connection }
+            try? service.refreshHostList(connection: connection)  // gives the monitor a moment to read the topology
+            known = instance()
+            if known == nil {
+                if role == wanted { return connection }
+                service.driver.close(connection)
+                return nil
+            }
             service.driver.close(connection)
-            return nil
         }
-        guard !RdsURL.type(of: target.host).isRdsCluster, target.host != request.host.host else { return nil }
+        guard let target = known else { return nil }
         var instanceRequest = request
         instanceRequest.host = target
         let connection = try next(instanceRequest, service)

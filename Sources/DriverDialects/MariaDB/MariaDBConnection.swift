@@ -28,9 +28,10 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
     var wasAborted: Bool { lifecycle.wasAborted }
     var isClosed: Bool { lifecycle.withState { $0.closed || $0.aborted || $0.broken } }
 
-    /// The server status flags of the last reply.
+    /// The server status flags of the last reply; still readable after an abort (the handle lives
+    /// until its owner closes it), so failover learns that a transaction was open.
     var serverStatus: UInt32 {
-        lifecycle.withState { $0.closed || $0.aborted ? 0 : wrapper_mariadb_server_status(handle) }
+        lifecycle.withState { $0.closed ? 0 : wrapper_mariadb_server_status(handle) }
     }
 
     /// Records that the connector lost the connection (it does not reconnect).

@@ -312,7 +312,9 @@ public struct PostgresDriver: DriverDialect {
     }
 
     public func isInTransaction(_ connection: any DriverConnection) -> Bool {
-        guard let connection = connection as? PostgresConnection, !connection.isClosed else { return false }
+        // The last status libpq knew, also after an abort from another thread: failover must
+        // learn that a transaction was open on a connection the monitor already cut.
+        guard let connection = connection as? PostgresConnection else { return false }
         let status = connection.transactionStatus
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ../scripts/install-prerequisites.sh >/dev/null
 swift build -c release --product FailoverTimes
+../scripts/cluster-lab.sh down >/dev/null 2>&1 || true
 ../scripts/cluster-lab.sh up --engine pg --flavor aurora >/dev/null
 trap '../scripts/cluster-lab.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(../scripts/cluster-lab.sh env)"

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh >/dev/null
 swift build -c release --product Demo
+scripts/cluster-lab.sh down >/dev/null 2>&1 || true   # a lab left over from the tests
 scripts/cluster-lab.sh up --engine pg --flavor aurora >/dev/null
 trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/cluster-lab.sh env)"

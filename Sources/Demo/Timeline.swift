@@ -5,7 +5,6 @@ import WrapperCore
 /// Timestamps of what happened, from the demo and from the wrapper's own log lines.
 final class Timeline: Sendable {
     private let events = LockedValue<[(at: ContinuousClock.Instant, what: String)]>([])
-    let origin = LockedValue<ContinuousClock.Instant?>(nil)
 
     func record(_ what: String, at instant: ContinuousClock.Instant = .now) {
         events.withLock { $0.append((instant, what)) }
@@ -18,9 +17,9 @@ final class Timeline: Sendable {
         return logger
     }
 
-    func printed() -> [String] {
-        let start = origin.withLock { $0 } ?? events.withLock { $0.first?.at } ?? .now
-        return events.withLock { $0 }.sorted { $0.at < $1.at }.map { event in
+    /// The events from `start` on, with their offsets.
+    func printed(from start: ContinuousClock.Instant) -> [String] {
+        events.withLock { $0 }.filter { $0.at >= start }.sorted { $0.at < $1.at }.map { event in
             let offset = event.at - start
             let ms = Double(offset.components.seconds) * 1000 + Double(offset.components.attoseconds) / 1e15
             return String(format: "  %+9.1f ms  %@", ms, event.what)
@@ -42,11 +41,12 @@ final class Timeline: Sendable {
             let fields = event.metadata ?? [:]
             switch message {
             case "Failover started":
-                timeline.record("wrapper detects the failure (\(fields["trigger"].map { "\($0)".prefix(60) } ?? "?"))")
+                let trigger = fields["trigger"].map { "\($0)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "" } ?? "?"
+                timeline.record("a connection detects the failure (\(trigger.prefix(70)))")
             case "Found the writer":
                 timeline.record("topology monitor verifies the new writer \(fields["writer"] ?? "?")")
             case "Failover reconnected":
-                timeline.record("failover reconnected to \(fields["host"] ?? "?") (\(fields["elapsed_ms"] ?? "?") ms after detection)")
+                timeline.record("a connection failed over to \(fields["host"] ?? "?") (\(fields["elapsed_ms"] ?? "?") ms after its detection)")
             default:
                 break
             }

@@ -20,13 +20,20 @@ let url = "postgresql://\(environment("CLUSTER_LAB_USER", "wrapper")):\(environm
     + "&failure_detection_count=1&topology-monitoring-connect_timeout=2&topology-monitoring-socket_timeout=2"
 
 // The lab's RDS-shaped names resolve through its hosts file, as they would through DNS.
-let registry = PluginRegistry(runtime: WrapperRuntime(resolver: FileResolver(path: environment("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts"))))
+let resolver = FileResolver(path: environment("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts"))
+let registry = PluginRegistry(runtime: WrapperRuntime(resolver: resolver))
 for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make() + AuthPluginFactories.make() {
     try registry.register(factory)
 }
 let timeline = Timeline()
 
-func nodeName(_ host: HostInfo?) -> String { host.map { String($0.host.prefix { $0 != "." }) } ?? "?" }
+/// The lab node behind a host name (pg-N listens on 127.0.0.1N).
+func nodeName(_ host: HostInfo?) -> String {
+    guard let host else { return "?" }
+    let address = resolver.address(of: host.host)
+    if address.hasPrefix("127.0.0.1"), address.count == 10, let digit = address.last { return "pg-\(digit)" }
+    return String(host.host.prefix { $0 != "." })
+}
 
 let setup = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry, logger: timeline.logger)
 let table = "demo_writes_\(UInt32.random(in: 0...UInt32.max))"
@@ -56,9 +63,10 @@ for worker in 0..<workers {
                     try connection.execute("INSERT INTO \(table) VALUES (\(id), \(worker))")
                     let now = ContinuousClock.now
                     acknowledged.withLock { $0.append(id) }
-                    if let outage = outageAt.withLock({ $0 }), now > outage {
+                    let node = nodeName(connection.currentHost)
+                    if let outage = outageAt.withLock({ $0 }), now > outage, node != writer {
                         firstWriteAfterOutage.withLock { first in
-                            if first == nil { first = (now, nodeName(connection.currentHost)) }
+                            if first == nil { first = (now, node) }
                         }
                     }
                 } catch let error as FailoverError {
@@ -76,21 +84,21 @@ Thread.sleep(forTimeInterval: 2)
 let before = acknowledged.withLock { $0.count }
 print("\(workers) workers wrote \(before) rows in 2 s; now \(freeze ? "freezing (SIGSTOP, and a silent network)" : "killing (SIGKILL)") \(writer)...")
 let outage = ContinuousClock.now
-timeline.origin.withLock { $0 = outage }
 outageAt.withLock { $0 = outage }
 if freeze {
+    try LabControl.run("blackhole", writer)  // silent, and hides the promotion's fencing SIGKILL from clients
     try LabControl.run("freeze", writer)
-    try LabControl.run("blackhole", writer)  // hides the promotion's fencing SIGKILL from clients
 } else {
     try LabControl.run("kill", writer)
 }
-timeline.record("outage: \(writer) \(freeze ? "frozen" : "killed")", at: outage)
+timeline.record("outage: `cluster-lab.sh \(freeze ? "blackhole+freeze" : "kill") \(writer)` started", at: outage)
+timeline.record("outage: the command returned (\(writer) \(freeze ? "silent" : "dead"))")
 let promoted = try LabControl.promoteAuto()
 timeline.record("the lab's promotion of \(promoted) completed")
 // Wait for the first write on the new writer, then let the workload run a little longer.
 let deadline = ContinuousClock.now + .seconds(30)
 while firstWriteAfterOutage.withLock({ $0 }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-if let (at, host) = firstWriteAfterOutage.withLock({ $0 }) { timeline.record("first acknowledged write after the outage, on \(host)", at: at) }
+if let (at, host) = firstWriteAfterOutage.withLock({ $0 }) { timeline.record("first acknowledged write on the new writer \(host)", at: at) }
 Thread.sleep(forTimeInterval: 1)
 stop.withLock { $0 = true }
 group.wait()
@@ -104,7 +112,7 @@ let acked = acknowledged.withLock { $0 }
 let lost = acked.filter { !storedSet.contains($0) }.count
 
 print("\nTimeline (from the outage):")
-timeline.printed().forEach { print($0) }
+timeline.printed(from: outage).forEach { print($0) }
 print("\nFailover outcomes seen by the workers: \(outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
 print("Acknowledged writes: \(acked.count); rows in the table: \(stored.count); acknowledged writes lost: \(lost)")
 registry.runtime.shutdown()

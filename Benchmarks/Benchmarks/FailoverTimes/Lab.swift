@@ -18,6 +18,13 @@ enum Lab {
     static var clusterEndpoint: String { env("CLUSTER_LAB_PG_CLUSTER_ENDPOINT", "labpg.cluster-\(domain)") }
     static func instance(_ node: String) -> String { "\(node).\(domain)" }
 
+    /// The lab node behind a host name (pg-N listens on 127.0.0.1N).
+    static func node(of host: String) -> String {
+        let address = FileResolver(path: hostsFile).address(of: host)
+        if address.hasPrefix("127.0.0.1"), address.count == 10, let digit = address.last { return "pg-\(digit)" }
+        return String(host.prefix { $0 != "." })
+    }
+
     /// Runs a lab command (posix_spawn; output to a file, since lab daemons would hold a pipe open).
     @discardableResult
     static func run(_ arguments: String...) throws -> String {

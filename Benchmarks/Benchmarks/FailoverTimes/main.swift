@@ -106,7 +106,7 @@ final class WriteLoop: @unchecked Sendable {
                 id += 1
                 do {
                     try connection.execute("INSERT INTO \(table) VALUES (\(id))")
-                    let node = String((connection.currentHost?.host ?? "?").prefix { $0 != "." })
+                    let node = Lab.node(of: connection.currentHost?.host ?? "?")
                     commits.withLock { $0.append((.now, node)) }
                 } catch {}
             }

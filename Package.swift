@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "DriverDialects", targets: ["DriverDialects"]),
         .library(name: "BuiltinPlugins", targets: ["BuiltinPlugins"]),
         .library(name: "InMemoryDriver", targets: ["InMemoryDriver"]),
+        // Test support: drives scripts/cluster-lab.sh (demo, cluster tests, failover benchmarks).
+        .library(name: "ClusterLab", targets: ["ClusterLab"]),
         // The C libraries, for benchmarks that compare the wrapper with them.
         .library(name: "CLibPQ", targets: ["CLibPQ"]),
         .library(name: "CMariaDB", targets: ["CMariaDB"]),
@@ -61,9 +63,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The failover demo on the cluster lab (scripts/demo.sh).
+        // Test support only: drives the cluster lab.
+        .target(
+            name: "ClusterLab",
+            dependencies: ["WrapperCore"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "Demo",
-            dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects", "ClusterLab", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // A tour of the API against throwaway servers (scripts/tour.sh).
@@ -91,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "DriverDialects", "WrapperCore", "BuiltinPlugins",
+                "DriverDialects", "WrapperCore", "BuiltinPlugins", "ClusterLab",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -17,6 +17,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "WrapperCore", package: rootPackage),
+                .product(name: "BuiltinPlugins", package: rootPackage),
                 .product(name: "InMemoryDriver", package: rootPackage),
             ],
             path: "Benchmarks/ChainBenchmarks",
@@ -50,6 +51,7 @@ let package = Package(
         .executableTarget(
             name: "FailoverTimes",
             dependencies: [
+                .product(name: "ClusterLab", package: rootPackage),
                 .product(name: "WrapperCore", package: rootPackage),
                 .product(name: "DriverDialects", package: rootPackage),
                 .product(name: "BuiltinPlugins", package: rootPackage),

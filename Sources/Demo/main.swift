@@ -4,11 +4,12 @@
 // silent network) and a reader promoted; a timeline shows the outage, the detection, the new
 // writer and the first write on it, and the rows are counted: no acknowledged write is lost.
 import BuiltinPlugins
+import ClusterLab
 import DriverDialects
 import Foundation
 import WrapperCore
 
-func environment(_ name: String, _ fallback: String) -> String { ProcessInfo.processInfo.environment[name] ?? fallback }
+func environment(_ name: String, _ fallback: String) -> String { ClusterLab.environment(name, fallback) }
 
 let freeze = CommandLine.arguments.contains("--freeze")
 let workers = 4
@@ -20,20 +21,14 @@ let url = "postgresql://\(environment("CLUSTER_LAB_USER", "wrapper")):\(environm
     + "&failure_detection_count=1&topology-monitoring-connect_timeout=2&topology-monitoring-socket_timeout=2"
 
 // The lab's RDS-shaped names resolve through its hosts file, as they would through DNS.
-let resolver = FileResolver(path: environment("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts"))
+let resolver = FileResolver(path: ClusterLab.hostsFile)
 let registry = PluginRegistry(runtime: WrapperRuntime(resolver: resolver))
 for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make() + AuthPluginFactories.make() {
     try registry.register(factory)
 }
 let timeline = Timeline()
 
-/// The lab node behind a host name (pg-N listens on 127.0.0.1N).
-func nodeName(_ host: HostInfo?) -> String {
-    guard let host else { return "?" }
-    let address = resolver.address(of: host.host)
-    if address.hasPrefix("127.0.0.1"), address.count == 10, let digit = address.last { return "pg-\(digit)" }
-    return String(host.host.prefix { $0 != "." })
-}
+func nodeName(_ host: HostInfo?) -> String { host.flatMap { ClusterLab.node(of: $0.host) } ?? "?" }
 
 let setup = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry, logger: timeline.logger)
 let table = "demo_writes_\(UInt32.random(in: 0...UInt32.max))"
@@ -86,14 +81,14 @@ print("\(workers) workers wrote \(before) rows in 2 s; now \(freeze ? "freezing 
 let outage = ContinuousClock.now
 outageAt.withLock { $0 = outage }
 if freeze {
-    try LabControl.run("blackhole", writer)  // silent, and hides the promotion's fencing SIGKILL from clients
-    try LabControl.run("freeze", writer)
+    try ClusterLab.run(["blackhole", writer])  // silent, and hides the promotion's fencing SIGKILL from clients
+    try ClusterLab.run(["freeze", writer])
 } else {
-    try LabControl.run("kill", writer)
+    try ClusterLab.run(["kill", writer])
 }
 timeline.record("outage: `cluster-lab.sh \(freeze ? "blackhole+freeze" : "kill") \(writer)` started", at: outage)
 timeline.record("outage: the command returned (\(writer) \(freeze ? "silent" : "dead"))")
-let promoted = try LabControl.promoteAuto()
+let promoted = try ClusterLab.promoteAuto()
 timeline.record("the lab's promotion of \(promoted) completed")
 // Wait for the first write on the new writer, then let the workload run a little longer.
 let deadline = ContinuousClock.now + .seconds(30)

@@ -91,20 +91,20 @@ struct HostMonitoringTests {
         #expect(HostMonitors.of(runtime).all.contains { $0.isRunning && $0 !== first })
     }
 
-    @Test("hundreds of thousands of monitored calls leave nothing behind")
+    @Test("hundreds of thousands of monitored calls leave no context and no extra monitor behind")
     func noGrowth() throws {
+        // Memory per call is measured by the ChainBenchmarks suite (mallocs and resident memory);
+        // here the bookkeeping is checked, which a process-wide figure could not isolate from the
+        // tests running beside this one.
         let driver = InMemoryDriver(retainsConnections: false)
         let runtime = WrapperRuntime()
         defer { runtime.shutdown() }
         let connection = try Self.open(driver, runtime: runtime, "&failure_detection_time_ms=30000")
-        for _ in 0..<10_000 { try connection.execute("SELECT 1") }
-        let before = residentBytes()
         for _ in 0..<200_000 { try connection.execute("SELECT 1") }
-        let growth = residentBytes() - before
         let monitor = try #require(HostMonitors.of(runtime).all.first)
         #expect(monitor.monitoredCalls == 0)
+        #expect(monitor.checkCount == 0)
         #expect(HostMonitors.of(runtime).count == 1)
-        #expect(growth < 4 << 20, "resident memory grew by \(growth) bytes")
     }
 
     @Test("the monitor survives failing checks and goes on working when the host is back")
@@ -157,13 +157,6 @@ struct HostMonitoringTests {
         #expect(connection.plugin(AuroraConnectionTrackerPlugin.self) != nil)
         try connection.close()
     }
-}
-
-/// Resident memory of the process, from /proc.
-func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
 enum Wait {

@@ -1,4 +1,5 @@
 import BuiltinPlugins
+import ClusterLab
 import Foundation
 import Glibc
 import Testing
@@ -30,34 +31,8 @@ enum Lab {
     static func myHost(_ node: Int) -> String { "127.0.0.2\(node)" }
 
     /// Runs a lab command, returning its output; a failure is a test failure.
-    ///
-    /// posix_spawn and waitpid, not Foundation's Process: the servers the script leaves running
-    /// confuse Process's exit monitoring, and they would hold a pipe open; output goes to a file.
     @discardableResult
-    static func run(_ arguments: String...) throws -> String {
-        let log = "/tmp/cluster-lab-\(UUID().uuidString).log"
-        defer { unlink(log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ["/bin/bash", script] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw WrapperError(.internalError, "could not start cluster-lab.sh: \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        let exitCode = (status >> 8) & 0xff
-        guard status & 0x7f == 0, exitCode == 0 else {
-            throw WrapperError(.internalError, "cluster-lab.sh \(arguments.joined(separator: " ")) failed (\(exitCode)): \(output)")
-        }
-        return output
-    }
+    static func run(_ arguments: String...) throws -> String { try ClusterLab.run(arguments) }
 
     /// The address the lab's hosts file gives a name.
     static func address(of host: String) -> String { FileResolver(path: hostsFile).address(of: host) }
@@ -90,11 +65,7 @@ enum Lab {
     /// Promotes the standby that holds every acknowledged commit; returns its name.
     @discardableResult
     static func promoteAuto(_ engine: Engine) throws -> String {
-        let output = try engine == .postgres ? run("promote", "auto") : run("promote", "auto", "--engine", "mariadb")
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("promoted: ") }) else {
-            throw WrapperError(.internalError, "promote printed no 'promoted:' line: \(output)")
-        }
-        return String(line.dropFirst("promoted: ".count)).trimmingCharacters(in: .whitespaces)
+        try ClusterLab.promoteAuto(engine: engine == .postgres ? "pg" : "mariadb")
     }
 
     /// Waits until `condition` holds, up to `timeout`.
@@ -118,12 +89,7 @@ enum Engine: String, CaseIterable, CustomStringConvertible, Sendable {
     var clusterEndpoint: String { self == .postgres ? Lab.pgClusterEndpoint : Lab.myClusterEndpoint }
     var nodes: [String] { self == .postgres ? ["pg-1", "pg-2", "pg-3"] : ["my-1", "my-2"] }
     /// The node name of a topology host (`pg-2.xyz123...` or an address).
-    func node(of host: HostInfo?) -> String? {
-        guard let host else { return nil }
-        if let name = nodes.first(where: { host.host.hasPrefix("\($0).") }) { return name }
-        let address = Lab.address(of: host.host)
-        return nodes.first { address == (self == .postgres ? Lab.pgHost(Int($0.suffix(1))!) : Lab.myHost(Int($0.suffix(1))!)) }
-    }
+    func node(of host: HostInfo?) -> String? { host.flatMap { ClusterLab.node(of: $0.host) } }
     func url(_ extra: String) -> String {
         self == .postgres ? Lab.pgURL(host: clusterEndpoint, extra) : Lab.myURL(host: clusterEndpoint, extra)
     }

@@ -1,4 +1,5 @@
 import Benchmark
+import BuiltinPlugins
 import InMemoryDriver
 import WrapperCore
 
@@ -102,6 +103,27 @@ let benchmarks: @Sendable () -> Void = {
         "registry 10",
         try! WrapperConnection.open("postgresql://u@h/db?plugins=" + (0..<10).map { "pass\($0)" }.joined(separator: ","),
                                     driver: driver, registry: registry))
+
+    // Failover and host monitoring on the hot path (in-memory driver; monitoring never fires:
+    // the 30 s grace never passes), against the same connection without plugins.
+    func executeThrough(_ name: String, _ connection: WrapperConnection) {
+        Benchmark("connection execute: \(name)") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try connection.execute("SELECT 1"))
+            }
+        }
+    }
+    executeThrough("no plugins", connection)
+    executeThrough(
+        "host_monitoring_v2",
+        try! WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: PluginChain { HostMonitoringPlugin() }, runtime: WrapperRuntime()))
+    executeThrough(
+        "failover_v2",
+        try! WrapperConnection.open("postgresql://u@h/db", driver: driver, chain: PluginChain { FailoverPlugin() }, runtime: WrapperRuntime()))
+    executeThrough(
+        "failover_v2 + host_monitoring_v2",
+        try! WrapperConnection.open(
+            "postgresql://u@h/db", driver: driver, chain: PluginChain { FailoverPlugin(); HostMonitoringPlugin() }, runtime: WrapperRuntime()))
 
     // MARK: Connect pipeline
 

@@ -237,3 +237,25 @@ enum SharedConfigFile {
         return sections
     }
 }
+
+/// Where an AWS plugin takes its credentials from: an explicit provider, or the default chain
+/// built from the connection's properties and the environment. Shared by `iam` and
+/// `aws_secrets_manager`.
+struct AWSCredentialSource: Sendable {
+    let environment: AWSEnvironment
+    let provider: (any AWSCredentialsProvider)?
+    let now: @Sendable () -> Date
+
+    /// The credentials for a connection with `properties`, or a typed error naming what was searched.
+    func credentials(properties: Properties, caches: AWSAuthCaches) throws -> AWSCredentials {
+        guard let provider else {
+            return try AWSCredentialsChain(properties: properties, environment: environment, cache: caches.credentials, now: now)
+                .requireCredentials()
+        }
+        if let chain = provider as? AWSCredentialsChain { return try chain.requireCredentials() }
+        guard let found = try provider.resolveCredentials() else {
+            throw AWSAuthError(.credentialsNotFound, "The \(provider.sourceName) gave no AWS credentials.")
+        }
+        return found
+    }
+}

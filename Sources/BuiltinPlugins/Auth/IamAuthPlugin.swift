@@ -32,9 +32,8 @@ public struct IamAuthPlugin: Plugin {
     /// about to lapse.
     static let renewalMargin: TimeInterval = 30
 
-    let environment: AWSEnvironment
-    let credentialsProvider: (any AWSCredentialsProvider)?
-    let now: @Sendable () -> Date
+    let source: AWSCredentialSource
+    var now: @Sendable () -> Date { source.now }
 
     /// Creates the plugin.
     /// - Parameters:
@@ -45,9 +44,7 @@ public struct IamAuthPlugin: Plugin {
         environment: AWSEnvironment = .process, credentials: (any AWSCredentialsProvider)? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.environment = environment
-        self.credentialsProvider = credentials
-        self.now = now
+        self.source = AWSCredentialSource(environment: environment, provider: credentials, now: now)
     }
 
     public var subscribedMethods: PluginMethods { [.connect, .forceConnect] }
@@ -116,16 +113,7 @@ public struct IamAuthPlugin: Plugin {
     }
 
     private func generate(_ target: Target, request: ConnectRequest, service: PluginService, caches: AWSAuthCaches) throws -> String {
-        let provider = try credentialsProvider
-            ?? AWSCredentialsChain(properties: request.properties, environment: environment, cache: caches.credentials, now: now)
-        let credentials: AWSCredentials
-        if let chain = provider as? AWSCredentialsChain {
-            credentials = try chain.requireCredentials()
-        } else if let found = try provider.resolveCredentials() {
-            credentials = found
-        } else {
-            throw AWSAuthError(.credentialsNotFound, "The \(provider.sourceName) gave no AWS credentials.")
-        }
+        let credentials = try source.credentials(properties: request.properties, caches: caches)
         service.logger.debug("Generating an IAM token", metadata: [
             "host": "\(target.host)", "port": "\(target.port)", "region": "\(target.region)", "user": "\(target.user)",
         ])

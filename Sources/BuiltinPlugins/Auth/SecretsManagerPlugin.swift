@@ -34,9 +34,8 @@ public struct SecretsManagerPlugin: Plugin {
         "secrets_manager_expiration", default: 31_536_000, in: Int(Int32.min)...Int(Int32.max),
         "Secret cache expiration in seconds (negative: one year).")
 
-    let environment: AWSEnvironment
-    let credentialsProvider: (any AWSCredentialsProvider)?
-    let now: @Sendable () -> Date
+    let source: AWSCredentialSource
+    var now: @Sendable () -> Date { source.now }
 
     /// Creates the plugin.
     /// - Parameters:
@@ -47,9 +46,7 @@ public struct SecretsManagerPlugin: Plugin {
         environment: AWSEnvironment = .process, credentials: (any AWSCredentialsProvider)? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.environment = environment
-        self.credentialsProvider = credentials
-        self.now = now
+        self.source = AWSCredentialSource(environment: environment, provider: credentials, now: now)
     }
 
     public var subscribedMethods: PluginMethods { [.connect, .forceConnect] }
@@ -78,7 +75,7 @@ public struct SecretsManagerPlugin: Plugin {
             throw AWSAuthError(
                 .missingRegion, "No region for the secret \(id): set secrets_manager_region, or use the secret's ARN as secrets_manager_secret_id.")
         }
-        let address = try properties.value(Self.endpointProperty) ?? environment.endpointOverride(service: "SECRETS_MANAGER")
+        let address = try properties.value(Self.endpointProperty) ?? source.environment.endpointOverride(service: "SECRETS_MANAGER")
             ?? SecretsManagerClient.defaultEndpoint(region: region)
         guard let endpoint = URL(string: address), endpoint.scheme == "http" || endpoint.scheme == "https", endpoint.host != nil else {
             throw WrapperError(.invalidProperty, "secrets_manager_endpoint must be an http(s) URL such as https://secretsmanager.us-east-1.amazonaws.com.")
@@ -122,16 +119,7 @@ public struct SecretsManagerPlugin: Plugin {
     }
 
     func fetch(_ location: Location, properties: Properties, caches: AWSAuthCaches, service: PluginService) throws -> DatabaseCredentials {
-        let provider = try credentialsProvider
-            ?? AWSCredentialsChain(properties: properties, environment: environment, cache: caches.credentials, now: now)
-        let credentials: AWSCredentials
-        if let chain = provider as? AWSCredentialsChain {
-            credentials = try chain.requireCredentials()
-        } else if let found = try provider.resolveCredentials() {
-            credentials = found
-        } else {
-            throw AWSAuthError(.credentialsNotFound, "The \(provider.sourceName) gave no AWS credentials.")
-        }
+        let credentials = try source.credentials(properties: properties, caches: caches)
         let client = SecretsManagerClient(
             endpoint: location.endpoint, region: location.region,
             http: AWSHTTPClient(timeout: .milliseconds(try properties.value(AWSProperties.requestTimeout))))

@@ -98,8 +98,10 @@ public struct FailoverPlugin: Plugin {
             else { throw error }
             service.logger.info("The first connection failed; failing over", metadata: ["host": "\(request.host.hostAndPort)"])
             service.setAvailability(.unavailable, forAliases: request.host.allAliases)
-            let (connection, _) = try failover(
+            let (connection, host) = try failover(
                 settings, failedHost: request.host, service: service, trigger: error, since: .now)
+            // The connection becomes current on this host, not on the one that failed.
+            service.initialConnectionHostInfo = host
             return connection
         }
     }
@@ -193,7 +195,7 @@ public struct FailoverPlugin: Plugin {
             }
             var target = writer
             target.availability = .available
-            if let connection = try? attempt(target, wanted: .writer, service: service, trigger: trigger) {
+            if let connection = try tryAttempt(target, wanted: .writer, service: service, deadline: deadline, trigger: trigger) {
                 return (connection, target)
             }
             since = .now
@@ -214,14 +216,16 @@ public struct FailoverPlugin: Plugin {
             while !readers.isEmpty, ContinuousClock.now < deadline {
                 let pick = (try? service.hostInfo(byStrategy: settings.readerStrategy, role: .reader, hosts: readers)) ?? readers[0]
                 readers.removeAll { $0.hostAndPort == pick.hostAndPort }
-                if let connection = try? attempt(pick, wanted: settings.mode == .strictReader ? .reader : nil, service: service, trigger: trigger) {
+                if let connection = try tryAttempt(
+                    pick, wanted: settings.mode == .strictReader ? .reader : nil, service: service, deadline: deadline, trigger: trigger)
+                {
                     return (connection, pick)
                 }
             }
             let readersExist = hosts.contains { $0.role == .reader }
             if settings.mode != .strictReader || !readersExist, let writer = hosts.first(where: { $0.role == .writer }),
                 writer.hostAndPort != failedHost?.hostAndPort || settings.mode != .strictReader,
-                let connection = try? attempt(writer, wanted: nil, service: service, trigger: trigger)
+                let connection = try tryAttempt(writer, wanted: nil, service: service, deadline: deadline, trigger: trigger)
             {
                 return (connection, writer)
             }
@@ -231,10 +235,36 @@ public struct FailoverPlugin: Plugin {
     }
 
     /// Connects to `host` through the chain (without this plugin) and checks its role.
-    private func attempt(_ host: HostInfo, wanted: HostRole?, service: PluginService, trigger: any Error) throws -> any DriverConnection {
+    /// One try: `nil` when `host` cannot be used now; a ``FailoverError`` (login refused) ends the failover.
+    private func tryAttempt(
+        _ host: HostInfo, wanted: HostRole?, service: PluginService, deadline: ContinuousClock.Instant, trigger: any Error
+    ) throws -> (any DriverConnection)? {
+        do {
+            return try attempt(host, wanted: wanted, service: service, deadline: deadline, trigger: trigger)
+        } catch let error as FailoverError {
+            throw error
+        } catch {
+            service.logger.debug("Failover candidate unusable", metadata: [
+                "host": "\(host.hostAndPort)", "error": "\(WrapperError.redactedDescription(of: error))",
+            ])
+            return nil
+        }
+    }
+
+    /// Connects to `host` through the chain (without this plugin) and checks its role, never
+    /// waiting past the failover's deadline: a candidate that hangs must not hold the failover.
+    private func attempt(
+        _ host: HostInfo, wanted: HostRole?, service: PluginService, deadline: ContinuousClock.Instant, trigger: any Error
+    ) throws -> any DriverConnection {
+        // The connect is bounded by the deadline. (The socket timeout stays the user's: it lives on
+        // with the connection failover hands over.)
+        var properties = service.properties
+        let remaining = max(0.001, (deadline - .now).secondsValue)
+        let configured = properties["connect_timeout"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
+        properties["connect_timeout"] = String(min(configured ?? remaining, remaining))
         let connection: any DriverConnection
         do {
-            connection = try service.connect(to: host, skipping: FailoverPlugin.self)
+            connection = try service.connect(to: host, properties: properties, skipping: FailoverPlugin.self)
         } catch {
             // Wrong credentials will not fix themselves within the failover.
             if service.isLoginError(error) {
@@ -258,6 +288,9 @@ public struct FailoverPlugin: Plugin {
 }
 
 extension Duration {
+    /// Seconds, with fractions.
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
     /// Whole milliseconds.
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

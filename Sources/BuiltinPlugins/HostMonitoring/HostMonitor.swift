@@ -87,6 +87,8 @@ public final class HostMonitor: @unchecked Sendable {
     private var stopping = false
     private var running = true
     private var waitingIdle = false
+    /// When the waiting thread means to wake up; a call activated earlier must wake it.
+    private var plannedWake: ContinuousClock.Instant?
     private var unhealthy = false
     private var lastCheckFinished: ContinuousClock.Instant?
     private var checks: UInt64 = 0
@@ -127,9 +129,8 @@ public final class HostMonitor: @unchecked Sendable {
         defer { condition.unlock() }
         guard running, !stopping else { return false }
         contexts[ObjectIdentifier(context)] = context
-        // Only an idle thread needs waking: a busy one already wakes for the earliest activation,
-        // which a new call (activated last) never precedes.
-        if waitingIdle { condition.signal() }
+        // Wake the thread only if it would otherwise sleep past this call's activation.
+        if waitingIdle || plannedWake.map({ context.activeAt < $0 }) == true { condition.signal() }
         return true
     }
 
@@ -177,21 +178,24 @@ public final class HostMonitor: @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        // `running` turns false under the lock on the way out (below), so no call registers with
+        // a monitor that no longer checks; the monitoring connection is closed afterwards.
         defer {
             if let connection = monitoringConnection { driver.close(connection) }
             monitoringConnection = nil
-            locked { $0.running = false }
         }
         var nextCheck = ContinuousClock.now
         while true {
             condition.lock()
             if stopping {
+                running = false
                 condition.unlock()
                 return
             }
             let now = ContinuousClock.now
             if contexts.isEmpty {
                 if now - idleSince >= disposalTime {
+                    running = false
                     condition.unlock()
                     return
                 }
@@ -208,14 +212,15 @@ public final class HostMonitor: @unchecked Sendable {
             let active = contexts.values.filter { !$0.aborted && $0.activeAt <= now }
             // A call out of its grace time on a host already found unhealthy is aborted at once.
             if unhealthy, !active.isEmpty, let last = lastCheckFinished, now - last <= settings.interval {
-                let victims = markAborted(active)
+                abort(active)
                 condition.unlock()
-                abort(victims)
                 continue
             }
             if active.isEmpty || now < nextCheck {
                 let wake = [pending, active.isEmpty ? nil : nextCheck].compactMap { $0 }.min() ?? now + settings.interval
+                plannedWake = wake
                 _ = condition.wait(until: date(wake))
+                plannedWake = nil
                 condition.unlock()
                 continue
             }
@@ -239,28 +244,26 @@ public final class HostMonitor: @unchecked Sendable {
                 case .v1: unhealthy = failing > settings.interval * settings.count
                 }
             }
-            var victims: [Context] = []
             if unhealthy {
-                victims = markAborted(contexts.values.filter { !$0.aborted && $0.activeAt <= finishedAt })
+                // Under the lock: a call that ended meanwhile has left `contexts`, so its
+                // connection's next statement is never cut.
+                abort(contexts.values.filter { !$0.aborted && $0.activeAt <= finishedAt })
             }
             condition.unlock()
             if unhealthy { Counter(label: "host_monitoring.host_unhealthy.count").increment() }
-            abort(victims)
-            nextCheck = started + max(settings.interval, finishedAt - started + .milliseconds(100))
-            nextCheck = max(nextCheck, finishedAt + .milliseconds(100))
+            nextCheck = Self.nextBoundary(after: finishedAt + .milliseconds(100), interval: settings.interval)
         }
     }
 
-    private func markAborted(_ victims: [Context]) -> [Context] {
-        for context in victims { context.aborted = true }
-        abortedCount += victims.count
-        return victims
-    }
-
+    /// Aborts the calls' connections (a socket shutdown, safe under the lock). Called with the lock held.
     private func abort(_ victims: [Context]) {
         guard !victims.isEmpty else { return }
-        logger.info("Host unhealthy; aborting monitored connections", metadata: ["count": "\(victims.count)"])
-        for context in victims { driver.abort(context.connection) }
+        for context in victims {
+            context.aborted = true
+            driver.abort(context.connection)
+        }
+        abortedCount += victims.count
+        logger.info("Host unhealthy; aborted monitored connections", metadata: ["count": "\(victims.count)"])
         Counter(label: "efm2.connections.aborted").increment(by: victims.count)
     }
 
@@ -284,20 +287,40 @@ public final class HostMonitor: @unchecked Sendable {
         guard let connection = monitoringConnection else { return false }
         // The driver's own timeouts may be coarse (whole seconds for MariaDB); a watchdog aborts
         // the check at its limit whatever the driver.
-        let done = LockedValue(false)
+        // `settled` is taken by whichever comes first: the check's end or the watchdog.
+        let settled = LockedValue(false)
         let driver = self.driver
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))) {
-            if !done.withLock({ $0 }) { driver.abort(connection) }
+        let nanoseconds = Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+            let fire = settled.withLock { settled -> Bool in
+                defer { settled = true }
+                return !settled
+            }
+            if fire { driver.abort(connection) }
         }
-        defer { done.withLock { $0 = true } }
-        do {
-            _ = try driver.query("SELECT 1", on: connection)
-            return true
-        } catch {
-            driver.close(connection)
-            monitoringConnection = nil
-            return false
+        var answered = true
+        do { _ = try driver.query("SELECT 1", on: connection) } catch { answered = false }
+        let inTime = settled.withLock { settled -> Bool in
+            defer { settled = true }
+            return !settled
         }
+        if answered && inTime { return true }
+        // Too late or failed: the connection may be cut; the next check opens a new one.
+        driver.close(connection)
+        monitoringConnection = nil
+        return false
+    }
+
+    /// The first multiple of `interval` on the wall clock at or after `instant`. Checks keep this
+    /// cadence (as the reference buckets its contexts by whole seconds), so their phase does not
+    /// follow when the monitored calls began.
+    static func nextBoundary(after instant: ContinuousClock.Instant, interval: Duration) -> ContinuousClock.Instant {
+        let step = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let now = ContinuousClock.now
+        let lead = instant - now
+        let wall = Date().timeIntervalSince1970 + Double(lead.components.seconds) + Double(lead.components.attoseconds) / 1e18
+        let boundary = (wall / step).rounded(.up) * step
+        return instant + .nanoseconds(Int64((boundary - wall) * 1e9))
     }
 
     private func date(_ instant: ContinuousClock.Instant) -> Date {

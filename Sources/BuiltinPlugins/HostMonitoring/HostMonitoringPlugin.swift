@@ -62,7 +62,13 @@ public struct HostMonitoringPlugin: Plugin {
             interval = .milliseconds(try properties.value(HostMonitoringPlugin.intervalProperty))
             count = try properties.value(HostMonitoringPlugin.countProperty)
             disposal = .milliseconds(try properties.value(HostMonitoringPlugin.disposalProperty))
-            monitoringProperties = properties.overridden(byPrefix: "monitoring-")
+            var monitoring = properties.overridden(byPrefix: "monitoring-")
+            // The connection's own timeouts do not bound a check; the check's limit does, unless
+            // `monitoring-connect_timeout` / `monitoring-socket_timeout` say otherwise.
+            for key in ["connect_timeout", "socket_timeout"] where properties["monitoring-\(key)"] == nil {
+                monitoring[key] = nil
+            }
+            monitoringProperties = monitoring
         }
     }
 

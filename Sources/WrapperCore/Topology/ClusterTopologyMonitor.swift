@@ -89,7 +89,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         didSet { let connection = monitoringConnection; locked { $0.abortable = connection } }
     }
     /// A writer found by any probe, even one that outlived its pass; the loop adopts it.
-    private let foundWriter = LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, readerView: [HostInfo])>((nil, nil, []))
+    private let foundWriter = LockedValue<(connection: (any DriverConnection)?, host: HostInfo?, checkedAt: ContinuousClock.Instant?, readerView: [HostInfo])>(
+        (nil, nil, nil, []))
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -322,8 +323,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     }
 
     /// Makes sure every known host has a probe (a long-lived thread that asks it "are you the
-    /// writer?" every `probeInterval`), then waits up to `highRefreshInterval` for one to find the
-    /// writer, and adopts it. A host that hangs holds back nobody: each probe runs on its own.
+    /// writer?" every `probeInterval`), then waits up to a second for one to find the writer, and
+    /// adopts it at once. A host that hangs holds back nobody: each probe runs on its own.
     private func findWriter() throws {
         var candidates = locked { $0.hosts }
         if candidates.isEmpty { candidates = [settings.initialHost] }
@@ -350,30 +351,26 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             thread.name = "wrapper-topology-probe"
             thread.start()
         }
-        let interval = settings.highRefreshInterval
-        let deadline = Date(timeIntervalSinceNow: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+        // A pass lasts until a writer is found or a second passed (the probes run on meanwhile);
+        // reader views are published between passes.
+        let deadline = Date(timeIntervalSinceNow: 1)
         condition.lock()
         while foundWriter.withLock({ $0.connection == nil }), !state.stopping, !state.refreshRequested, !state.dropMonitoringConnection {
             if !condition.wait(until: deadline) { break }
         }
         condition.unlock()
 
-        let (connection, writer, readerView) = foundWriter.withLock { found in
-            defer { found = (nil, nil, []) }
-            return (found.connection, found.host, found.readerView)
+        let (connection, writer, checkedAt, readerView) = foundWriter.withLock { found in
+            defer { found = (nil, nil, nil, []) }
+            return (found.connection, found.host, found.checkedAt, found.readerView)
         }
         if let connection, let writer {
             monitoringConnection = connection
             var hosts = try queries.hosts(connection: connection, driver: driver, pattern: settings.pattern, defaultPort: defaultPort, logger: logger)
             if hosts.isEmpty { hosts = [writer] }
-            // Published before the writer counts as verified, so a waiting failover sees both at once.
-            publish(hosts)
-            locked { state in
-                state.writerVerified = true
-                state.lastWriterFound = .now
-                state.highRateUntil = .now + settings.highRateWindow
-                condition.broadcast()
-            }
+            // The topology and the verification change together, so a waiting failover never
+            // pairs the new verification with the old writer.
+            publish(hosts, writerCheckedAt: checkedAt ?? .now)
             logger.info("Found the writer", metadata: ["writer": "\(writer.hostAndPort)"])
         } else if !readerView.isEmpty {
             // No writer answered yet, but a reader's view of the topology is better than none.
@@ -395,6 +392,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     /// topology are kept (read once per connection) for when no writer answers.
     private func probe(_ host: HostInfo) {
         var connection: (any DriverConnection)?
+        var failures = 0
         defer { if let connection { driver.close(connection) } }
         while keepProbing(host.hostAndPort) {
             do {
@@ -412,11 +410,18 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                 let isWriter = try queries.writerID(connection: open, driver: driver) != nil
                     && !(try driver.query(dialect.isReaderQuery, on: open).rows.first?.first?.truthy ?? true)
                 if isWriter {
-                    let adopted = foundWriter.withLock { found -> Bool in
-                        guard found.connection == nil else { return false }
-                        found.connection = open
-                        found.host = host
-                        return true
+                    let checkedAt = ContinuousClock.now
+                    // Under the monitor's lock: never after shutdown (nobody would close it) and
+                    // never once a writer is verified (it would be adopted later unchecked).
+                    let adopted = locked { state -> Bool in
+                        guard !state.stopping, !state.writerVerified else { return false }
+                        return foundWriter.withLock { found -> Bool in
+                            guard found.connection == nil else { return false }
+                            found.connection = open
+                            found.host = host
+                            found.checkedAt = checkedAt
+                            return true
+                        }
                     }
                     if adopted {
                         connection = nil  // the loop owns it now
@@ -425,10 +430,25 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                     }
                 }
             } catch {
+                let opening = connection == nil
                 if let broken = connection { driver.close(broken) }
                 connection = nil
                 logger.trace("Probe failed", metadata: ["host": "\(host.hostAndPort)", "error": "\(WrapperError.redactedDescription(of: error))"])
+                let classification = driver.classify(error)
+                if classification.contains(.login) {
+                    // Credentials will not fix themselves; retrying would only hammer the server
+                    // (and the credential services behind the authentication plugins).
+                    logger.info("Probe login refused; not probing this host in this search", metadata: ["host": "\(host.hostAndPort)"])
+                    return
+                }
+                failures += 1
+                // A host that refuses connections is asked again after 100 ms, other errors back off.
+                let pause = classification.contains(.network) && opening
+                    ? Duration.milliseconds(100) : min(Duration.seconds(1), .milliseconds(100) * (1 << min(failures, 4)))
+                sleep(pause)
+                continue
             }
+            failures = 0
             sleep(settings.probeInterval)
         }
     }
@@ -443,9 +463,17 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         }
     }
 
-    private func publish(_ hosts: [HostInfo]) {
+    /// Publishes a topology; with `writerCheckedAt`, also marks its writer verified as of then
+    /// (when the probe asked, not when the loop took it over).
+    private func publish(_ hosts: [HostInfo], writerCheckedAt: ContinuousClock.Instant? = nil) {
         let (changes, listeners) = locked { state -> (HostListChanges, [@Sendable (HostListChanges, [HostInfo]) -> Void]) in
             state.lastRead = .now
+            if let writerCheckedAt {
+                state.writerVerified = true
+                state.lastWriterFound = writerCheckedAt
+                state.highRateUntil = .now + settings.highRateWindow
+                condition.broadcast()
+            }
             let changes = HostInfo.changes(from: state.hosts, to: hosts)
             guard !changes.isEmpty || state.hosts.isEmpty else { return ([:], []) }
             state.hosts = hosts

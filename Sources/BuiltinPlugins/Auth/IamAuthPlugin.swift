@@ -13,7 +13,7 @@ import WrapperCore
 /// connection of the runtime. TLS is enforced (`ssl_mode` at least `require`) and MySQL gets the
 /// cleartext authentication plugin RDS IAM needs. A login error with a cached token renews it
 /// once and retries.
-public struct IamAuthPlugin: Plugin {
+public struct IamAuthPlugin: Plugin, LoginPlugin {
     /// The host name the token is signed for.
     public static let hostProperty = PropertyDefinition<String?>.optionalString(
         "iam_host", "Overrides the host that is used to generate the IAM token.")
@@ -45,16 +45,6 @@ public struct IamAuthPlugin: Plugin {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.source = AWSCredentialSource(environment: environment, provider: credentials, now: now)
-    }
-
-    public var subscribedMethods: PluginMethods { [.connect, .forceConnect] }
-
-    public func connect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
-        try login(request, service: service, next: next)
-    }
-
-    public func forceConnect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
-        try login(request, service: service, next: next)
     }
 
     /// Where a token is signed for, read from the request.

@@ -13,7 +13,7 @@ import WrapperCore
 /// It is cached per secret, region and endpoint for `secrets_manager_expiration` seconds (a
 /// negative value means one year), shared by every connection of the runtime; a login error with
 /// a cached secret fetches it once more and retries (the secret may have been rotated).
-public struct SecretsManagerPlugin: Plugin {
+public struct SecretsManagerPlugin: Plugin, LoginPlugin {
     /// The secret's name or ARN.
     public static let secretIDProperty = PropertyDefinition<String?>.optionalString(
         "secrets_manager_secret_id", "The name or the ARN of the secret to retrieve.")
@@ -47,16 +47,6 @@ public struct SecretsManagerPlugin: Plugin {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.source = AWSCredentialSource(environment: environment, provider: credentials, now: now)
-    }
-
-    public var subscribedMethods: PluginMethods { [.connect, .forceConnect] }
-
-    public func connect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
-        try login(request, service: service, next: next)
-    }
-
-    public func forceConnect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
-        try login(request, service: service, next: next)
     }
 
     /// Which secret, where.

@@ -194,15 +194,16 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             guard state.writerVerified, let found = state.lastWriterFound, found >= since else { return nil }
             return state.hosts.first { $0.role == .writer }
         }
-        if let writer = fresh() { return writer }
-        if state.writerVerified {
-            state.dropMonitoringConnection = true
-            // A refresh blocked on a frozen writer would hold the search back until its timeout.
-            if let connection = state.abortable { driver.abort(connection) }
-            condition.broadcast()
-        }
         while !state.stopping {
             if let writer = fresh() { return writer }
+            // A writer verified before `since` (also one a search found by a check that predates
+            // it) does not count: search again.
+            if state.writerVerified, !state.dropMonitoringConnection {
+                state.dropMonitoringConnection = true
+                // A refresh blocked on a frozen writer would hold the search back until its timeout.
+                if let connection = state.abortable { driver.abort(connection) }
+                condition.broadcast()
+            }
             if !condition.wait(until: deadline) { return fresh() }
         }
         return nil

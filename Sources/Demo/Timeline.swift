@@ -21,7 +21,7 @@ final class Timeline: Sendable {
     func printed(from start: ContinuousClock.Instant) -> [String] {
         events.withLock { $0 }.filter { $0.at >= start }.sorted { $0.at < $1.at }.map { event in
             let offset = event.at - start
-            let ms = Double(offset.components.seconds) * 1000 + Double(offset.components.attoseconds) / 1e15
+            let ms = offset.timeInterval * 1000
             return String(format: "  %+9.1f ms  %@", ms, event.what)
         }
     }

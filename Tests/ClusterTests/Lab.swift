@@ -1,7 +1,6 @@
 import BuiltinPlugins
 import ClusterLab
 import Foundation
-import Glibc
 import Testing
 import WrapperCore
 @testable import DriverDialects
@@ -9,15 +8,8 @@ import WrapperCore
 /// The cluster lab, found through the variables `scripts/cluster-lab.sh env` prints (with defaults
 /// matching the script), and driven through the script.
 enum Lab {
-    static func env(_ name: String, _ fallback: String) -> String {
-        ProcessInfo.processInfo.environment[name] ?? fallback
-    }
-
-    static var script: String {
-        env("CLUSTER_LAB_SCRIPT", URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/cluster-lab.sh").path)
-    }
-    static var hostsFile: String { env("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts") }
+    static func env(_ name: String, _ fallback: String) -> String { ClusterLab.environment(name, fallback) }
+    static var hostsFile: String { ClusterLab.hostsFile }
     static var user: String { env("CLUSTER_LAB_USER", "wrapper") }
     static var password: String { env("CLUSTER_LAB_PASSWORD", "wrapper_pw") }
     static var database: String { env("CLUSTER_LAB_DATABASE", "wrapper_test") }

@@ -4,8 +4,7 @@ import WrapperCore
 
 /// The cluster lab, driven through `scripts/cluster-lab.sh` and its proxy control files.
 enum Lab {
-    static func env(_ name: String, _ fallback: String) -> String { ProcessInfo.processInfo.environment[name] ?? fallback }
-    static var hostsFile: String { env("CLUSTER_LAB_HOSTS_FILE", "/dev/shm/cluster-lab/hosts") }
+    static func env(_ name: String, _ fallback: String) -> String { ClusterLab.environment(name, fallback) }
     static var controlDirectory: String { env("CLUSTER_LAB_PROXY_CONTROL_DIR", "/dev/shm/cluster-lab/proxy") }
     static var domain: String { env("CLUSTER_LAB_DOMAIN", "xyz123.us-east-1.rds.amazonaws.com") }
 
@@ -43,6 +42,5 @@ enum Lab {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var ms: Double { seconds * 1000 }
+    var ms: Double { timeInterval * 1000 }
 }

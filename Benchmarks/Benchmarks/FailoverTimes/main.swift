@@ -10,6 +10,7 @@
 //
 // Run through Benchmarks/failover-times.sh, which brings the lab up and down.
 import BuiltinPlugins
+import ClusterLab
 import DriverDialects
 import Foundation
 import WrapperCore
@@ -22,7 +23,7 @@ func option(_ name: String, _ fallback: String) -> String {
 let repeats = Int(option("--repeat", "3")) ?? 3
 
 func makeRegistry() -> PluginRegistry {
-    let registry = PluginRegistry(runtime: WrapperRuntime(resolver: FileResolver(path: Lab.hostsFile)))
+    let registry = PluginRegistry(runtime: WrapperRuntime(resolver: FileResolver(path: ClusterLab.hostsFile)))
     for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make() {
         try? registry.register(factory)
     }
@@ -59,7 +60,7 @@ func detection(settings: (Int, Int, Int), delay: Duration, withFailover: Bool) t
         do { _ = try connection.execute("SELECT pg_sleep(600)") } catch { failedAt.withLock { $0 = .now } }
         done.signal()
     }
-    Thread.sleep(forTimeInterval: delay.seconds)
+    Thread.sleep(forTimeInterval: delay.timeInterval)
     let cut = try Lab.setProxy("pg-1", "blackhole")
     _ = done.wait(timeout: .now() + 180)
     _ = try Lab.setProxy("pg-1", "pass")

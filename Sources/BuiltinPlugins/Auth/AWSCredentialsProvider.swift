@@ -94,25 +94,23 @@ public struct AWSCredentialsChain: AWSCredentialsProvider {
 /// Temporary credentials shared by the connections of a runtime, kept until five minutes before
 /// they expire.
 public final class AWSCredentialsCache: Sendable {
-    private let entries = LockedValue<[String: AWSCredentials]>([:])
+    private let entries = ExpiringCache<AWSCredentials>()
 
     /// Creates an empty cache.
     public init() {}
 
     /// The cached credentials for `key`, or those `fetch` returns (cached when they expire).
     func credentials(for key: String, now: Date, fetch: () throws -> AWSCredentials) throws -> AWSCredentials {
-        if let cached = entries.withLock({ $0[key] }), let expiration = cached.expiration,
-            expiration.timeIntervalSince(now) > 300
-        {
-            return cached
-        }
+        if let cached = entries.value(for: key, now: now) { return cached }
         let fresh = try fetch()
-        if fresh.expiration != nil { entries.withLock { $0[key] = fresh } }
+        if let expiration = fresh.expiration {
+            entries.store(fresh, for: key, until: expiration.addingTimeInterval(-300))
+        }
         return fresh
     }
 
     /// Forgets everything (credentials were rejected).
-    public func removeAll() { entries.withLock { $0.removeAll() } }
+    public func removeAll() { entries.removeAll() }
 }
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.

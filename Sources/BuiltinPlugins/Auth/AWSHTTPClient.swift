@@ -28,7 +28,7 @@ struct AWSHTTPClient: Sendable {
         _ method: String, _ url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration? = nil
     ) throws -> AWSHTTPResponse {
         let limit = timeout ?? self.timeout
-        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        let seconds = limit.timeInterval
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: seconds)
         request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }

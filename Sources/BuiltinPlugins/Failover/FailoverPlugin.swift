@@ -170,7 +170,7 @@ public struct FailoverPlugin: Plugin {
                 trigger: trigger)
         }
         service.logger.info("Failover reconnected", metadata: [
-            "host": "\(result.1.hostAndPort)", "elapsed_ms": "\((ContinuousClock.now - started).milliseconds)",
+            "host": "\(result.1.hostAndPort)", "elapsed_ms": "\(Int((ContinuousClock.now - started).timeInterval * 1000))",
         ])
         return result
     }
@@ -259,7 +259,7 @@ public struct FailoverPlugin: Plugin {
         // The connect is bounded by the deadline. (The socket timeout stays the user's: it lives on
         // with the connection failover hands over.)
         var properties = service.properties
-        let remaining = max(0.001, (deadline - .now).secondsValue)
+        let remaining = max(0.001, (deadline - .now).timeInterval)
         let configured = properties["connect_timeout"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
         properties["connect_timeout"] = String(min(configured ?? remaining, remaining))
         let connection: any DriverConnection
@@ -283,14 +283,6 @@ public struct FailoverPlugin: Plugin {
 
     private func pause(until deadline: ContinuousClock.Instant) {
         let wait = min(Duration.milliseconds(100), deadline - .now)
-        if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.attoseconds) / 1e18 + Double(wait.components.seconds)) }
+        if wait > .zero { Thread.sleep(forTimeInterval: wait.timeInterval) }
     }
-}
-
-extension Duration {
-    /// Seconds, with fractions.
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-
-    /// Whole milliseconds.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

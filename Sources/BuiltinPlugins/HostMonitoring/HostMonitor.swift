@@ -273,7 +273,7 @@ public final class HostMonitor: @unchecked Sendable {
         let timeout = settings.checkTimeout
         if monitoringConnection == nil {
             var properties = settings.connectionProperties
-            let seconds = String(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+            let seconds = String(timeout.timeInterval)
             if properties["connect_timeout"] == nil { properties["connect_timeout"] = seconds }
             if properties["socket_timeout"] == nil { properties["socket_timeout"] = seconds }
             do {
@@ -290,8 +290,7 @@ public final class HostMonitor: @unchecked Sendable {
         // `settled` is taken by whichever comes first: the check's end or the watchdog.
         let settled = LockedValue(false)
         let driver = self.driver
-        let nanoseconds = Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval) {
             let fire = settled.withLock { settled -> Bool in
                 defer { settled = true }
                 return !settled
@@ -315,17 +314,17 @@ public final class HostMonitor: @unchecked Sendable {
     /// cadence (as the reference buckets its contexts by whole seconds), so their phase does not
     /// follow when the monitored calls began.
     static func nextBoundary(after instant: ContinuousClock.Instant, interval: Duration) -> ContinuousClock.Instant {
-        let step = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let step = interval.timeInterval
         let now = ContinuousClock.now
         let lead = instant - now
-        let wall = Date().timeIntervalSince1970 + Double(lead.components.seconds) + Double(lead.components.attoseconds) / 1e18
+        let wall = Date().timeIntervalSince1970 + lead.timeInterval
         let boundary = (wall / step).rounded(.up) * step
         return instant + .nanoseconds(Int64((boundary - wall) * 1e9))
     }
 
     private func date(_ instant: ContinuousClock.Instant) -> Date {
         let remaining = instant - .now
-        return Date(timeIntervalSinceNow: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)
+        return Date(timeIntervalSinceNow: remaining.timeInterval)
     }
 }
 

@@ -89,8 +89,8 @@ public struct HostMonitoringPlugin: Plugin {
     }
 
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
-        guard let state = try? connectionState(service), state.enabled, let connection = service.currentConnection,
-            let host = service.currentHostInfo, service.driver.networkBoundMethods.contains(call.method)
+        guard service.driver.networkBoundMethods.contains(call.method), let state = try? connectionState(service), state.enabled,
+            let connection = service.currentConnection, let host = service.currentHostInfo
         else { return try next(call, service) }
         var monitor = monitor(for: host, state: state, service: service, reuse: true)
         var context = monitor.startMonitoring(connection)

@@ -47,7 +47,7 @@ public struct InitialConnectionPlugin: Plugin {
             }
             try? service.forceRefreshHostList()
             if ContinuousClock.now + interval >= deadline { break }
-            Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: interval.timeInterval)
         } while ContinuousClock.now < deadline
         // Fall back to the endpoint itself, as the reference does when no instance could be verified.
         service.logger.info("No verified instance connection; using the cluster endpoint", metadata: [

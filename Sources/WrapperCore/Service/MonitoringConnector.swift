@@ -11,11 +11,6 @@ public struct MonitoringConnector: Sendable {
     let runtime: WrapperRuntime
     let logger: Logger
 
-    /// A connector that opens connections on the driver alone, without plugins.
-    public static func direct(driver: any DriverDialect, runtime: WrapperRuntime, logger: Logger) -> MonitoringConnector {
-        MonitoringConnector(driver: driver, chain: ErasedChain(EmptyPlugin()), runtime: runtime, logger: logger)
-    }
-
     /// Opens a connection to `host` with `properties` (already prefixed-overridden for monitoring).
     public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
         let service = try PluginService(driver: driver, chain: chain, properties: properties, runtime: runtime, logger: logger)

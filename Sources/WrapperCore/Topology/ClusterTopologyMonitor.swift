@@ -161,7 +161,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     /// Within 10 s of finding a writer, the current topology is returned at once.
     @discardableResult
     public func forceRefresh(verifyWriter: Bool, timeout: Duration) -> [HostInfo] {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
         condition.lock()
         defer { condition.unlock() }
         if let found = state.lastWriterFound, ContinuousClock.now - found < .seconds(10), !state.hosts.isEmpty {
@@ -186,7 +186,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
     /// writer was verified in time. Failover asks this after its connection failed at `since`,
     /// so that a writer verified before the failure is never trusted blindly.
     public func verifiedWriter(since: ContinuousClock.Instant, timeout: Duration) -> HostInfo? {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
         condition.lock()
         defer { condition.unlock() }
         state.lastUsed = .now
@@ -280,8 +280,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         defer { condition.unlock() }
         let highRate = !state.writerVerified || (state.highRateUntil.map { ContinuousClock.now < $0 } ?? false)
         let interval = highRate ? settings.highRefreshInterval : settings.refreshInterval
-        let (seconds, attoseconds) = interval.components
-        let deadline = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: interval.timeInterval)
         while !state.refreshRequested, !state.stopping, !state.dropMonitoringConnection {
             if !condition.wait(until: deadline) { break }
         }
@@ -456,7 +455,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
 
     /// Waits `duration`, or less when the monitor stops.
     private func sleep(_ duration: Duration) {
-        let deadline = Date(timeIntervalSinceNow: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: duration.timeInterval)
         condition.lock()
         defer { condition.unlock() }
         while !state.stopping, Date() < deadline {

@@ -92,7 +92,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             // Read by the tests from their source location; the scripts made them.
-            exclude: ["Vectors"],
+            exclude: ["Vectors", "Corpus"],
             swiftSettings: strictSettings
         ),
         // Integration tests on the cluster lab (scripts/cluster-lab.sh): real replication, real faults.
@@ -103,6 +103,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
+        ),
+        // The README's examples, generated verbatim by scripts/readme-examples.py, compiled and run.
+        .testTarget(
+            name: "ReadmeExamplesTests",
+            dependencies: ["DriverDialects", "WrapperCore", "BuiltinPlugins"]
+            // No upcoming-feature flags: the examples compile as in a user's package.
         ),
         .testTarget(
             name: "DriverDialectsTests",

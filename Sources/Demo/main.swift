@@ -32,7 +32,7 @@ func nodeName(_ host: HostInfo?) -> String { host.flatMap { ClusterLab.node(of: 
 
 let setup = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry, logger: timeline.logger)
 let table = "demo_writes_\(UInt32.random(in: 0...UInt32.max))"
-try setup.execute("CREATE TABLE \(table) (id BIGINT PRIMARY KEY, worker INT NOT NULL)")
+try setup.execute("CREATE TABLE \(unsafeSQL: table) (id BIGINT PRIMARY KEY, worker INT NOT NULL)")
 let writer = nodeName(setup.currentHost)
 print("Cluster \(endpoint): writer \(writer), readers \(setup.service.allHosts.filter { $0.role == .reader }.map { nodeName($0) })")
 print("Plugins: \(setup.service.properties["plugins"] ?? WrapperProperties.defaultPluginList)")
@@ -55,7 +55,7 @@ for worker in 0..<workers {
             while !stop.withLock({ $0 }) {
                 id += 1
                 do {
-                    try connection.execute("INSERT INTO \(table) VALUES (\(id), \(worker))")
+                    try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(id), \(worker))")
                     let now = ContinuousClock.now
                     acknowledged.withLock { $0.append(id) }
                     let node = nodeName(connection.currentHost)
@@ -99,8 +99,8 @@ stop.withLock { $0 = true }
 group.wait()
 
 let verify = try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry)
-let stored: [Int] = try verify.execute("SELECT id FROM \(table)").decode(Int.self)
-try verify.execute("DROP TABLE \(table)")
+let stored: [Int] = try verify.execute("SELECT id FROM \(unsafeSQL: table)").decode(Int.self)
+try verify.execute("DROP TABLE \(unsafeSQL: table)")
 try verify.close()
 let storedSet = Set(stored.map(Int64.init))
 let acked = acknowledged.withLock { $0 }

@@ -22,7 +22,7 @@ struct Server {
     let name: String
     let url: String
     let driver: any DriverDialect
-    let sleepSQL: String
+    let sleepSQL: SQLQuery
 }
 
 let servers = [
@@ -50,7 +50,7 @@ for server in servers {
     }
     try connection.execute("CREATE TEMPORARY TABLE demo_orders (id int, item varchar(40), price decimal(8,2))")
     for (id, item, price) in [(1, "tea", "3.50"), (2, "scones", "4.25")] {
-        try connection.execute("INSERT INTO demo_orders VALUES (\(id), \(item), \(unescaped: price))")
+        try connection.execute("INSERT INTO demo_orders VALUES (\(id), \(item), \(unsafeSQL: price))")
     }
     let rows = try connection.execute("SELECT id, item, price FROM demo_orders ORDER BY id").decode(Int.self, String.self, Decimal.self)
     for (id, item, price) in rows { print("    order \(id): \(item) at \(price)") }

@@ -38,6 +38,19 @@ struct ClusterLabTests {
         registry.runtime.shutdown()
     }
 
+    @Test("a cluster reached through an IP without cluster_instance_host_pattern fails the open")
+    func ipWithoutPattern() throws {
+        let registry = Lab.registry()
+        defer { registry.runtime.shutdown() }
+        let url = "postgresql://\(Lab.user):\(Lab.password)@\(Lab.pgHost(1)):\(Lab.pgPort)/\(Lab.database)?plugins=failover_v2"
+        let error = try #require(throws: WrapperError.self) {
+            try WrapperConnection.open(url, driver: PostgresDriver(), registry: registry)
+        }
+        #expect(error.code == .missingProperty)
+        #expect(error.message.contains("cluster_instance_host_pattern"))
+        #expect(!error.description.contains(Lab.password))
+    }
+
     @Test("the topology is read from the lab, through IPs and through RDS-shaped names")
     func topology() throws {
         let registry = Lab.registry()

@@ -20,12 +20,12 @@ extension ClusterLabTests {
 
     static func table(_ connection: WrapperConnection) throws -> String {
         let name = "ft_\(UInt32.random(in: 0...UInt32.max))"
-        try connection.execute("CREATE TABLE \(name) (id BIGINT PRIMARY KEY, v VARCHAR(40))")
+        try connection.execute("CREATE TABLE \(unsafeSQL: name) (id BIGINT PRIMARY KEY, v VARCHAR(40))")
         return name
     }
 
     static func count(_ connection: WrapperConnection, _ table: String) throws -> Int {
-        try connection.execute("SELECT COUNT(*) FROM \(table)").decode(Int.self).first ?? -1
+        try connection.execute("SELECT COUNT(*) FROM \(unsafeSQL: table)").decode(Int.self).first ?? -1
     }
 
     @Test("writer killed: the next call fails over to the promoted reader and is not re-run", arguments: Engine.allCases)
@@ -35,16 +35,16 @@ extension ClusterLabTests {
         let connection = try Self.openDefault(engine, registry)
         #expect(connection.plugin(FailoverPlugin.self) != nil && connection.plugin(HostMonitoringPlugin.self) != nil)
         let table = try Self.table(connection)
-        try connection.execute("INSERT INTO \(table) VALUES (1, 'before')")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1, 'before')")
         let oldWriter = try #require(engine.node(of: connection.currentHost))
         try Lab.run("kill", oldWriter)
         let newWriter = try Lab.promoteAuto(engine)
-        let error = try #require(throws: FailoverError.self) { try connection.execute("INSERT INTO \(table) VALUES (2, 'lost?')") }
+        let error = try #require(throws: FailoverError.self) { try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2, 'lost?')") }
         #expect(error.code == .succeeded)
         #expect(engine.node(of: error.newHost) == newWriter)
         #expect(engine.node(of: connection.currentHost) == newWriter)
         #expect(try Self.count(connection, table) == 1, "the failed statement was not re-executed")
-        try connection.execute("INSERT INTO \(table) VALUES (2, 'after')")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2, 'after')")
         #expect(try Self.count(connection, table) == 2)
         try connection.close()
     }
@@ -115,12 +115,12 @@ extension ClusterLabTests {
         let connection = try Self.openDefault(engine, registry)
         let table = try Self.table(connection)
         try connection.setAutocommit(false)
-        try connection.execute("INSERT INTO \(table) VALUES (1, 'in transaction')")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1, 'in transaction')")
         #expect(connection.isInTransaction)
         let oldWriter = try #require(engine.node(of: connection.currentHost))
         try Lab.run("kill", oldWriter)
         try Lab.promoteAuto(engine)
-        let error = try #require(throws: FailoverError.self) { try connection.execute("INSERT INTO \(table) VALUES (2, 'in transaction')") }
+        let error = try #require(throws: FailoverError.self) { try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2, 'in transaction')") }
         #expect(error.code == .transactionResolutionUnknown)
         // The session state moved with the connection; the uncommitted row did not survive.
         #expect(try connection.autocommit() == false)
@@ -211,7 +211,7 @@ extension ClusterLabTests {
                     while !stop.withLock({ $0 }) {
                         next += 1
                         do {
-                            try connection.execute("INSERT INTO \(table) VALUES (\(next), 'w\(worker)')")
+                            try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(next), \("w\(worker)"))")
                             acknowledged.withLock { $0.append(next) }
                         } catch let error as FailoverError where error.code != .failed {
                             failovers.withLock { $0 += 1 }  // not acknowledged: not counted
@@ -237,7 +237,7 @@ extension ClusterLabTests {
         #expect(unexpected.withLock { $0 }.isEmpty, "\(unexpected.withLock { $0 })")
         let verify = try Self.openDefault(engine, registry)
         defer { try? verify.close() }
-        let ids: [Int] = try verify.execute("SELECT id FROM \(table)").decode(Int.self)
+        let ids: [Int] = try verify.execute("SELECT id FROM \(unsafeSQL: table)").decode(Int.self)
         let stored: Set<Int> = Set(ids)
         let acked: [Int64] = acknowledged.withLock { $0 }
         let lost: [Int64] = acked.filter { !stored.contains(Int($0)) }
@@ -256,7 +256,7 @@ extension ClusterLabTests {
         try Lab.run("kill", "pg-1")
         try Lab.promoteAuto(.postgres)
         #expect(throws: FailoverError.self) { try connection.execute("SELECT 1") }
-        try connection.execute("INSERT INTO \(table) VALUES (7, 'after failover')")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (7, 'after failover')")
         try Lab.run("rejoin", "pg-1")
         #expect(Lab.eventually {
             try? connection.execute("SELECT 1")
@@ -290,7 +290,7 @@ extension ClusterLabTests {
             while !stop.withLock({ $0 }) {
                 id += 1
                 do {
-                    try connection.execute("INSERT INTO \(table) VALUES (\(id), 'x')")
+                    try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(id), 'x')")
                     commits.withLock { $0.append((.now, Engine.postgres.node(of: connection.currentHost))) }
                 } catch {}
             }

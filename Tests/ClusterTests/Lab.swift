@@ -47,11 +47,17 @@ enum Lab {
     }
 
     static func pgURL(host: String, _ extra: String = "plugins=") -> String {
-        "postgresql://\(user):\(password)@\(host):\(pgPort)/\(database)?\(extra)"
+        "postgresql://\(user):\(password)@\(host):\(pgPort)/\(database)?\(extra)\(patternForIP(host))"
     }
 
     static func myURL(host: String, _ extra: String = "plugins=") -> String {
-        "mysql://\(user):\(password)@\(host):\(myPort)/\(database)?\(extra)"
+        "mysql://\(user):\(password)@\(host):\(myPort)/\(database)?\(extra)\(patternForIP(host))"
+    }
+
+    /// Reached through an IP, a cluster's instance names cannot be derived: the lab's instance
+    /// ids are its nodes' addresses, so the pattern is the id itself.
+    static func patternForIP(_ host: String) -> String {
+        RdsURL.isIPAddress(host) ? "&cluster_instance_host_pattern=%3F" : ""
     }
 
     /// Promotes the standby that holds every acknowledged commit; returns its name.
@@ -85,5 +91,5 @@ enum Engine: String, CaseIterable, CustomStringConvertible, Sendable {
     func url(_ extra: String) -> String {
         self == .postgres ? Lab.pgURL(host: clusterEndpoint, extra) : Lab.myURL(host: clusterEndpoint, extra)
     }
-    func sleep(_ seconds: Int) -> String { self == .postgres ? "SELECT pg_sleep(\(seconds))" : "SELECT SLEEP(\(seconds))" }
+    func sleep(_ seconds: Int) -> SQLQuery { self == .postgres ? "SELECT pg_sleep(\(seconds))" : "SELECT SLEEP(\(seconds))" }
 }

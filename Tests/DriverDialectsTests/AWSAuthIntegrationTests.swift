@@ -63,11 +63,11 @@ extension Backend {
         let admin = try open()
         defer { try? admin.close() }
         if self == .postgres {
-            try admin.execute("CREATE ROLE \(name) LOGIN PASSWORD '\(password)'")
-            try admin.execute("GRANT CONNECT ON DATABASE \(database) TO \(name)")
+            try admin.execute("CREATE ROLE \(unsafeSQL: name) LOGIN PASSWORD '\(unsafeSQL: password)'")
+            try admin.execute("GRANT CONNECT ON DATABASE \(unsafeSQL: database) TO \(unsafeSQL: name)")
         } else {
-            try admin.execute("CREATE USER '\(name)'@'127.0.0.1' IDENTIFIED BY '\(password)'")
-            try admin.execute("GRANT SELECT ON \(database).* TO '\(name)'@'127.0.0.1'")
+            try admin.execute("CREATE USER '\(unsafeSQL: name)'@'127.0.0.1' IDENTIFIED BY '\(unsafeSQL: password)'")
+            try admin.execute("GRANT SELECT ON \(unsafeSQL: database).* TO '\(unsafeSQL: name)'@'127.0.0.1'")
         }
     }
 
@@ -75,16 +75,16 @@ extension Backend {
         let admin = try open()
         defer { try? admin.close() }
         if self == .postgres {
-            try admin.execute("ALTER ROLE \(name) PASSWORD '\(password)'")
+            try admin.execute("ALTER ROLE \(unsafeSQL: name) PASSWORD '\(unsafeSQL: password)'")
         } else {
-            try admin.execute("ALTER USER '\(name)'@'127.0.0.1' IDENTIFIED BY '\(password)'")
+            try admin.execute("ALTER USER '\(unsafeSQL: name)'@'127.0.0.1' IDENTIFIED BY '\(unsafeSQL: password)'")
         }
     }
 
     func dropUser(_ name: String) {
         guard let admin = try? open() else { return }
         defer { try? admin.close() }
-        _ = try? admin.execute(self == .postgres ? "DROP ROLE IF EXISTS \(name)" : "DROP USER IF EXISTS '\(name)'@'127.0.0.1'")
+        _ = try? admin.execute(self == .postgres ? "DROP ROLE IF EXISTS \(unsafeSQL: name)" : "DROP USER IF EXISTS '\(unsafeSQL: name)'@'127.0.0.1'")
     }
 
     /// Whether the connection runs over TLS, as the server sees it.
@@ -96,7 +96,7 @@ extension Backend {
         return !(rows.first?.1 ?? "").isEmpty
     }
 
-    var currentUserSQL: String { self == .postgres ? "SELECT current_user" : "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)" }
+    var currentUserSQL: SQLQuery { self == .postgres ? "SELECT current_user" : "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)" }
 }
 
 @Suite("AWS authentication on real servers and a mock AWS")

@@ -34,18 +34,18 @@ struct DriverIntegrationTests {
         let columns = backend == .postgres
             ? "i int8, f float8, n numeric(20,5), s text, b bytea, flag bool, d date, tm time, ts timestamp, tstz timestamptz, u uuid, j jsonb, nul int"
             : "i bigint, f double, n decimal(20,5), s text, b blob, flag boolean, d date, tm time, ts datetime(6), tstz timestamp(6) NULL, u uuid, j json, nul int"
-        try connection.execute("CREATE TABLE \(table) (\(columns))")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (\(unsafeSQL: columns))")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
         let moment = Date(timeIntervalSince1970: 1_700_000_000.123456)
         let uuid = UUID()
         let placeholders = (1...13).map(backend.placeholder).joined(separator: ", ")
         let inserted = try connection.execute(
-            "INSERT INTO \(table) VALUES (\(placeholders))",
-            [.integer(42), .double(3.25), .decimal("12345.67890"), .text("héllo ✓"), .bytes([0, 1, 2, 255]), .bool(true),
+            unsafeSQL: "INSERT INTO \(table) VALUES (\(placeholders))",
+            binds: [.integer(42), .double(3.25), .decimal("12345.67890"), .text("héllo ✓"), .bytes([0, 1, 2, 255]), .bool(true),
              .date("2024-02-29"), .time("13:45:10"), .timestamp(moment, hasTimeZone: false), .timestamp(moment, hasTimeZone: true),
              .uuid(uuid), .json(#"{"a": 1}"#), .null])
         #expect(inserted.affectedRows == 1)
-        let result = try connection.execute("SELECT i, f, n, s, b, flag, d, tm, ts, tstz, u, j, nul FROM \(table)")
+        let result = try connection.execute("SELECT i, f, n, s, b, flag, d, tm, ts, tstz, u, j, nul FROM \(unsafeSQL: table)")
         #expect(result.columns.first == "i")
         let row = try #require(result.rows.first)
         #expect(row[0] == .integer(42))
@@ -72,12 +72,12 @@ struct DriverIntegrationTests {
         let connection = try backend.open()
         defer { try? connection.close() }
         let table = backend.table("interp")
-        try connection.execute("CREATE TABLE \(table) (id int, name varchar(50))")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (id int, name varchar(50))")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
         let hostile = "x'); DROP TABLE \(table); --"
-        try connection.execute("INSERT INTO \(unescaped: table) VALUES (\(1), \(hostile))")
-        try connection.execute("INSERT INTO \(unescaped: table) VALUES (\(2), \(String?.none))")
-        let rows = try connection.execute("SELECT id, name FROM \(unescaped: table) WHERE id >= \(1) ORDER BY id")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(1), \(hostile))")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(2), \(String?.none))")
+        let rows = try connection.execute("SELECT id, name FROM \(unsafeSQL: table) WHERE id >= \(1) ORDER BY id")
             .decode(Int.self, String?.self)
         #expect(rows.map(\.0) == [1, 2])
         #expect(rows.map(\.1) == [hostile, nil])
@@ -87,37 +87,37 @@ struct DriverIntegrationTests {
     func sessionControls(backend: Backend) throws {
         let connection = try backend.open()
         let table = backend.table("tx")
-        try connection.execute("CREATE TABLE \(table) (id int)")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (id int)")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
 
         #expect(try connection.autocommit())
         try connection.setAutocommit(false)
         #expect(try connection.autocommit() == false)
-        try connection.execute("INSERT INTO \(table) VALUES (1)")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1)")
         #expect(connection.isInTransaction)
         try connection.rollback()
         #expect(!connection.isInTransaction)
-        #expect(try connection.execute("SELECT count(*) FROM \(table)").decode(Int.self).first == 0)
-        try connection.execute("INSERT INTO \(table) VALUES (2)")
+        #expect(try connection.execute("SELECT count(*) FROM \(unsafeSQL: table)").decode(Int.self).first == 0)
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2)")
         try connection.commit()
         try connection.setAutocommit(true)
-        #expect(try connection.execute("SELECT count(*) FROM \(table)").decode(Int.self).first == 1)
+        #expect(try connection.execute("SELECT count(*) FROM \(unsafeSQL: table)").decode(Int.self).first == 1)
 
         try connection.withTransaction { connection in
-            try connection.execute("INSERT INTO \(table) VALUES (3)")
+            try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (3)")
         }
         #expect(throws: WrapperError.self) {
             try connection.withTransaction { connection in
-                try connection.execute("INSERT INTO \(table) VALUES (4)")
+                try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (4)")
                 throw WrapperError(.driver, "changed my mind")
             }
         }
-        #expect(try connection.execute("SELECT id FROM \(table) ORDER BY id").rows.map { try Int(databaseValue: $0[0]) } == [2, 3])
+        #expect(try connection.execute("SELECT id FROM \(unsafeSQL: table) ORDER BY id").rows.map { try Int(databaseValue: $0[0]) } == [2, 3])
         #expect(try connection.autocommit())
 
         try connection.setReadOnly(true)
         #expect(try connection.isReadOnly())
-        let readOnly = try #require(throws: WrapperError.self) { try connection.execute("INSERT INTO \(table) VALUES (5)") }
+        let readOnly = try #require(throws: WrapperError.self) { try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (5)") }
         #expect(readOnly.code == .readOnly, "\(readOnly)")
         try connection.setReadOnly(false)
         #expect(try connection.isReadOnly() == false)
@@ -146,7 +146,7 @@ struct DriverIntegrationTests {
         defer { try? connection.close() }
         var count = 0
         var sum = 0
-        let generator = backend == .postgres
+        let generator: SQLQuery = backend == .postgres
             ? "SELECT n FROM generate_series(1, 50000) AS n" : "SELECT seq FROM seq_1_to_50000"
         let result = try connection.stream(generator) { row in
             count += 1
@@ -210,16 +210,16 @@ struct DriverIntegrationTests {
         #expect(try connection.execute("SELECT 1").rows.count == 1)
 
         let table = backend.table("constraint")
-        try connection.execute("CREATE TABLE \(table) (id int PRIMARY KEY, n int)")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
-        try connection.execute("INSERT INTO \(table) VALUES (1, 1)")
-        let duplicate = try #require(throws: WrapperError.self) { try connection.execute("INSERT INTO \(table) VALUES (1, 2)") }
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (id int PRIMARY KEY, n int)")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1, 1)")
+        let duplicate = try #require(throws: WrapperError.self) { try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1, 2)") }
         #expect(duplicate.sqlState == (backend == .postgres ? "23505" : "23000"))
         #expect(backend.driver.classify(duplicate).isEmpty)
-        #expect(try connection.execute("SELECT count(*) FROM \(table)").decode(Int.self).first == 1)
+        #expect(try connection.execute("SELECT count(*) FROM \(unsafeSQL: table)").decode(Int.self).first == 1)
 
         let mismatch = try #require(throws: WrapperError.self) {
-            try connection.execute("INSERT INTO \(table) VALUES (\(backend.placeholder(1)), \(backend.placeholder(2)))", [.integer(2), .text("abc")])
+            try connection.execute(unsafeSQL: "INSERT INTO \(table) VALUES (\(backend.placeholder(1)), \(backend.placeholder(2)))", binds: [.integer(2), .text("abc")])
         }
         #expect(mismatch.code == .driver, "\(mismatch)")
         #expect(try connection.execute("SELECT 1").rows.count == 1)
@@ -233,7 +233,7 @@ struct DriverIntegrationTests {
         let wrongCount = try #require(throws: WrapperError.self) { try connection.execute("SELECT 1, 2").decode(Int.self) }
         #expect(wrongCount.code == .typeMismatch)
         #expect(throws: WrapperError.self) {
-            try connection.execute("SELECT \(backend.placeholder(1))", [])
+            try connection.execute(unsafeSQL: "SELECT \(backend.placeholder(1))", binds: [])
         }
     }
 
@@ -287,13 +287,13 @@ struct DriverIntegrationTests {
         let logs = LogCapture()
         let quiet = try WrapperConnection.open(
             backend.url("plugins=log_query&log_query_level=info"), driver: backend.driver, registry: .default, logger: logs.logger)
-        try quiet.execute("SELECT \(backend.placeholder(1))", [.text("private-value")])
+        try quiet.execute(unsafeSQL: "SELECT \(backend.placeholder(1))", binds: [.text("private-value")])
         #expect(logs.all.contains { $0.contains("SELECT \(backend.placeholder(1))") && $0.hasPrefix("info") })
         #expect(!logs.all.contains { $0.contains("private-value") })
         try quiet.close()
         let verbose = try WrapperConnection.open(
             backend.url("plugins=log_query&log_query_binds=true"), driver: backend.driver, registry: .default, logger: logs.logger)
-        try verbose.execute("SELECT \(backend.placeholder(1))", [.text("shown-value")])
+        try verbose.execute(unsafeSQL: "SELECT \(backend.placeholder(1))", binds: [.text("shown-value")])
         #expect(logs.all.contains { $0.contains("shown-value") })
         try verbose.close()
         #expect(logs.all.allSatisfy { !$0.contains(backend.password) })
@@ -307,17 +307,17 @@ struct DriverIntegrationTests {
         let connection = try WrapperConnection.open(backend.url(), driver: backend.driver, chain: chain, runtime: WrapperRuntime())
         defer { try? connection.close() }
         let table = "cached_" + backend.table("dc")
-        try connection.execute("CREATE TABLE \(table) (id int)")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
-        try connection.execute("INSERT INTO \(table) VALUES (1)")
-        let query = "SELECT count(*) FROM \(table)"
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (id int)")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1)")
+        let query: SQLQuery = "SELECT count(*) FROM \(unsafeSQL: table)"
         #expect(try connection.execute(query).decode(Int.self).first == 1)
-        try connection.execute("INSERT INTO \(table) VALUES (2)")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2)")
         // Within the time to live the cached answer is served.
         #expect(try connection.execute(query).decode(Int.self).first == 1)
         #expect(cache.hits == 1)
         try connection.withTransaction { connection in
-            try connection.execute("INSERT INTO \(table) VALUES (3)")
+            try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (3)")
             #expect(try connection.execute(query).decode(Int.self).first == 3)
         }
         #expect(cache.hits == 1)
@@ -329,10 +329,10 @@ struct DriverIntegrationTests {
 
     @Test("the async API runs off the concurrency pool and cancellation aborts the statement", arguments: Backend.allCases)
     func asyncAPI(backend: Backend) async throws {
-        let connection = try await WrapperConnection.open(backend.url(), driver: backend.driver, registry: .default)
-        #expect(try await connection.execute("SELECT 1").rows == [[.integer(1)]])
+        let connection = try await WrapperConnection.async.open(backend.url(), driver: backend.driver, registry: .default)
+        #expect(try await connection.async.execute("SELECT 1").rows == [[.integer(1)]])
         let start = ContinuousClock.now
-        let task = Task { try await connection.execute(backend.sleep(20)) }
+        let task = Task { try await connection.async.execute(backend.sleep(20)) }
         try await Task.sleep(for: .milliseconds(500))
         task.cancel()
         let result = await task.result
@@ -342,7 +342,7 @@ struct DriverIntegrationTests {
             return
         }
         #expect((error as? WrapperError)?.code == .network, "\(error)")
-        try await connection.close()
+        try await connection.async.close()
     }
 
     @Test("one caller at a time is enforced on a real connection", arguments: Backend.allCases)
@@ -389,13 +389,13 @@ struct DriverIntegrationTests {
         defer { try? connection.close() }
         let table = backend.table("long")
         let text = backend == .postgres ? "text" : "mediumtext"
-        try connection.execute("CREATE TABLE \(table) (id int, a \(text), b \(text), c \(text))")
-        defer { _ = try? connection.execute("DROP TABLE \(table)") }
+        try connection.execute("CREATE TABLE \(unsafeSQL: table) (id int, a \(unsafeSQL: text), b \(unsafeSQL: text), c \(unsafeSQL: text))")
+        defer { _ = try? connection.execute("DROP TABLE \(unsafeSQL: table)") }
         let a = String(repeating: "a", count: 1000), b = String(repeating: "b", count: 70_000), c = "short"
-        try connection.execute("INSERT INTO \(unescaped: table) VALUES (\(1), \(a), \(b), \(c))")
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(1), \(a), \(b), \(c))")
         for query in ["SELECT a, b, c FROM \(table) WHERE id = 1", "SELECT a, b, c FROM \(table) WHERE id = \(backend.placeholder(1))"] {
             let binds: [DatabaseValue] = query.contains("= 1") ? [] : [.integer(1)]
-            let rows = try connection.execute(query, binds).decode(String.self, String.self, String.self)
+            let rows = try connection.execute(unsafeSQL: query, binds: binds).decode(String.self, String.self, String.self)
             #expect(rows.count == 1)
             #expect(rows.first?.0 == a)
             #expect(rows.first?.1 == b)
@@ -426,7 +426,7 @@ struct DriverIntegrationTests {
         let connection = try backend.open()
         defer { try? connection.close() }
         let expected = Date(timeIntervalSince1970: 1_000_000_000)  // 2001-09-09 01:46:40 UTC
-        let sql = backend == .postgres
+        let sql: SQLQuery = backend == .postgres
             ? "SELECT TIMESTAMPTZ '2001-09-09 01:46:40+00', TIMESTAMP '2001-09-09 01:46:40'"
             : "SELECT FROM_UNIXTIME(1000000000), CAST('2001-09-09 01:46:40' AS DATETIME)"
         let row = try #require(try connection.execute(sql).rows.first)

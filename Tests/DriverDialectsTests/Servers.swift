@@ -39,7 +39,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 
     /// SQL that sleeps for `seconds`.
-    func sleep(_ seconds: Int) -> String {
+    func sleep(_ seconds: Int) -> SQLQuery {
         self == .postgres ? "SELECT pg_sleep(\(seconds))" : "SELECT SLEEP(\(seconds))"
     }
 

@@ -104,7 +104,7 @@ struct PipelineTests {
         struct Installer: Plugin {
             let name: String
             var subscribedMethods: PluginMethods { [.initHostProvider] }
-            func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+            func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
                 try next(service)
                 service.hostListProvider = Provider(name: name)
             }

@@ -37,7 +37,7 @@ struct Recording: Plugin {
         return try next(request, service)
     }
 
-    func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         trace.add("\(name).initHostProvider")
         try next(service)
     }

@@ -51,7 +51,7 @@ func rawMariaDBQuery(_ handle: UnsafeMutablePointer<MYSQL>, _ sql: String) -> In
 
 func wrapperQuery(_ connection: WrapperConnection, _ sql: String) throws -> Int {
     var sum = 0
-    for row in try connection.execute(sql).rows {
+    for row in try connection.execute(unsafeSQL: sql).rows {
         if case .integer(let value) = row[0] { sum &+= Int(value) }
     }
     return sum

@@ -106,7 +106,7 @@ final class WriteLoop: @unchecked Sendable {
             while !stop.withLock({ $0 }) {
                 id += 1
                 do {
-                    try connection.execute("INSERT INTO \(table) VALUES (\(id))")
+                    try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(id))")
                     let node = Lab.node(of: connection.currentHost?.host ?? "?")
                     commits.withLock { $0.append((.now, node)) }
                 } catch {}
@@ -141,7 +141,7 @@ func writerFailover(fault: Fault, query: String) throws -> (Double, Double) {
     let connection = try WrapperConnection.open(
         Lab.url(host: Lab.clusterEndpoint, "failover_timeout_sec=60&connect_timeout=2&" + query), driver: PostgresDriver(), registry: registry)
     let table = "bench_\(UInt32.random(in: 0...UInt32.max))"
-    try connection.execute("CREATE TABLE \(table) (id BIGINT PRIMARY KEY)")
+    try connection.execute("CREATE TABLE \(unsafeSQL: table) (id BIGINT PRIMARY KEY)")
     let loop = WriteLoop(connection, table: table)
     Thread.sleep(forTimeInterval: 1)
     let outage: ContinuousClock.Instant

@@ -1,4 +1,5 @@
 import Foundation
+import WrapperCore
 
 /// AWS credentials for signing.
 public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
@@ -69,10 +70,11 @@ public struct AWSAuthError: Error, Sendable, CustomStringConvertible {
     /// Creates an error.
     public init(_ code: Code, _ message: String, awsErrorType: String? = nil, httpStatus: Int? = nil) {
         self.code = code
-        self.message = message
+        self.message = SecretRedactor.redact(message)
         self.awsErrorType = awsErrorType
         self.httpStatus = httpStatus
     }
 
-    public var description: String { "AWSAuthError.\(code): \(message)" }
+    /// The code and message, passed through ``SecretRedactor`` (also a message set after creation).
+    public var description: String { SecretRedactor.redact("AWSAuthError.\(code): \(message)") }
 }

@@ -48,6 +48,9 @@ public struct AWSEnvironment: Sendable {
 
 /// The properties the AWS plugins share.
 public enum AWSProperties {
+    /// The credential chain's properties, validated when a connection opens.
+    public static let all: [any PropertyValidating] = [profile, accessKeyID, secretAccessKey, sessionToken, stsEndpoint, requestTimeout]
+
     /// The profile of the shared credentials and config files.
     public static let profile = PropertyDefinition<String?>.optionalString(
         "aws_profile", "Name of the AWS profile in the shared credentials and config files to use for AWS credentials.")

@@ -6,10 +6,11 @@ public enum AuthPluginFactories {
     /// The factories; the plugins read the credential chain from `environment`.
     public static func make(environment: AWSEnvironment = .process) -> [PluginFactory] {
         [
-            PluginFactory(code: "iam", weight: ReferencePluginCodes.weight(of: "iam")!) { _ in
+            PluginFactory(code: "iam", weight: ReferencePluginCodes.weight(of: "iam")!, properties: IamAuthPlugin.properties) { _ in
                 IamAuthPlugin(environment: environment)
             },
-            PluginFactory(code: "aws_secrets_manager", weight: ReferencePluginCodes.weight(of: "aws_secrets_manager")!) { _ in
+            PluginFactory(code: "aws_secrets_manager", weight: ReferencePluginCodes.weight(of: "aws_secrets_manager")!,
+                          properties: SecretsManagerPlugin.properties) { _ in
                 SecretsManagerPlugin(environment: environment)
             },
         ]

@@ -14,6 +14,10 @@ import WrapperCore
 /// cleartext authentication plugin RDS IAM needs. A login error with a cached token renews it
 /// once and retries.
 public struct IamAuthPlugin: Plugin, LoginPlugin {
+    /// Every property the plugin reads, validated when a connection opens.
+    public static let properties: [any PropertyValidating] =
+        [hostProperty, defaultPortProperty, regionProperty, expirationProperty] + AWSProperties.all
+
     /// The host name the token is signed for.
     public static let hostProperty = PropertyDefinition<String?>.optionalString(
         "iam_host", "Overrides the host that is used to generate the IAM token.")

@@ -14,6 +14,11 @@ import WrapperCore
 /// negative value means one year), shared by every connection of the runtime; a login error with
 /// a cached secret fetches it once more and retries (the secret may have been rotated).
 public struct SecretsManagerPlugin: Plugin, LoginPlugin {
+    /// Every property the plugin reads, validated when a connection opens.
+    public static let properties: [any PropertyValidating] =
+        [secretIDProperty, regionProperty, endpointProperty, usernameKeyProperty, passwordKeyProperty, expirationProperty]
+        + AWSProperties.all
+
     /// The secret's name or ARN.
     public static let secretIDProperty = PropertyDefinition<String?>.optionalString(
         "secrets_manager_secret_id", "The name or the ARN of the secret to retrieve.")

@@ -1,78 +1,23 @@
 import Foundation
 import WrapperCore
 
-/// A bounded cache of query results with a time to live, shared by the connections that use one
-/// ``DataCachePlugin`` value (or one registry).
-public final class QueryCache: Sendable {
-    struct Entry {
-        var result: QueryResult
-        var expires: ContinuousClock.Instant
-        var lastUse: UInt64
-    }
-
-    private struct State {
-        var entries: [String: Entry] = [:]
-        var clock: UInt64 = 0
-        var hits = 0
-        var misses = 0
-    }
-
-    private let state = LockedValue(State())
-    /// The most entries kept; the least recently used goes first.
-    public let maxEntries: Int
-
-    /// Creates a cache holding at most `maxEntries` results.
-    public init(maxEntries: Int = 1000) { self.maxEntries = max(1, maxEntries) }
-
-    func lookup(_ key: String) -> QueryResult? {
-        state.withLock { state in
-            state.clock += 1
-            guard var entry = state.entries[key], ContinuousClock.now < entry.expires else {
-                state.entries[key] = nil
-                state.misses += 1
-                return nil
-            }
-            entry.lastUse = state.clock
-            state.entries[key] = entry
-            state.hits += 1
-            return entry.result
-        }
-    }
-
-    func store(_ result: QueryResult, for key: String, ttl: Duration) {
-        state.withLock { state in
-            state.clock += 1
-            if state.entries[key] == nil, state.entries.count >= maxEntries,
-                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
-            {
-                state.entries[oldest] = nil
-            }
-            state.entries[key] = Entry(result: result, expires: .now + ttl, lastUse: state.clock)
-        }
-    }
-
-    /// How many results are cached.
-    public var count: Int { state.withLock { $0.entries.count } }
-    /// Lookups answered from the cache.
-    public var hits: Int { state.withLock { $0.hits } }
-    /// Lookups that went to the database.
-    public var misses: Int { state.withLock { $0.misses } }
-    /// Empties the cache.
-    public func removeAll() { state.withLock { $0.entries.removeAll() } }
-}
-
-/// `data_cache`: answers repeated queries matching a pattern from a bounded cache with a time to
-/// live.
+/// `data_cache`: answers repeated reads matching a pattern from a bounded cache with a time to live.
 ///
-/// Results are cached per host, database, user, SQL and bound values. Inside a transaction that has
-/// written, the cache is neither read nor filled, so a transaction always sees its own writes.
-/// Streamed results are never cached. Properties: `data_cache_trigger_condition` (a regular
-/// expression searched in the SQL; required), `data_cache_max_entries` (1000), `data_cache_ttl_ms`
-/// (60000).
+/// Only reads are ever answered from the cache (see ``ReadStatement``): a write always runs,
+/// whatever `data_cache_trigger_condition` matches, `.*` included. A result is cached under
+/// everything that changes what a read returns: the host, the database and the user the physical
+/// connection actually logged in with (an authentication plugin may have replaced the user), the
+/// schema and read-only state set through the API, the SQL and the bound values. Inside a
+/// transaction that has written, the cache is neither read nor filled, so a transaction always
+/// sees its own writes. Streamed results are never cached.
+///
+/// Properties: `data_cache_trigger_condition` (a POSIX extended regular expression searched in the
+/// SQL; required; see ``TriggerPattern``), `data_cache_max_entries` (1000), `data_cache_ttl_ms` (60000).
 public struct DataCachePlugin: Plugin {
     /// The pattern of SQL to cache.
     public static let triggerProperty = PropertyDefinition<String?>.optionalString(
-        "data_cache_trigger_condition", "A regular expression; queries whose SQL matches are cached.")
+        "data_cache_trigger_condition",
+        "A POSIX extended regular expression (also \\d, \\s, \\w and a leading (?i)); reads whose SQL matches are cached.")
     /// Cache size.
     public static let maxEntriesProperty = PropertyDefinition<Int>.int(
         "data_cache_max_entries", default: 1000, in: 1...10_000_000, "The most results the data cache holds.")
@@ -86,33 +31,39 @@ public struct DataCachePlugin: Plugin {
 
     /// The shared cache.
     public let cache: QueryCache
-    private let pattern: String
-    nonisolated(unsafe) private let trigger: Regex<AnyRegexOutput>
+    private let trigger: TriggerPattern
     private let ttl: Duration
 
     /// Creates the plugin.
     ///
-    /// - Throws: ``WrapperError`` (``WrapperError/Code/invalidProperty``) for an invalid pattern.
+    /// - Throws: ``WrapperError`` (``WrapperError/Code/invalidProperty``) for an invalid or
+    ///   unbounded pattern (a back-reference, over 1,000 characters).
     public init(trigger pattern: String, ttl: Duration = .seconds(60), cache: QueryCache = QueryCache()) throws {
-        do {
-            self.trigger = try Regex(pattern)
-        } catch {
-            throw WrapperError(
-                .invalidProperty,
-                "Property 'data_cache_trigger_condition' is not a valid regular expression: \(error). Example: ^SELECT .* FROM products")
-        }
-        self.pattern = pattern
+        self.trigger = try TriggerPattern(pattern)
         self.ttl = ttl
         self.cache = cache
     }
 
-    /// Creates the plugin from properties, sharing `cache`.
+    /// Creates the plugin from properties, with a cache of `data_cache_max_entries` from `caches`.
+    init(properties: Properties, caches: QueryCaches) throws {
+        guard let pattern = try properties.value(Self.triggerProperty) else {
+            throw WrapperError(
+                .missingProperty,
+                "Plugin 'data_cache' needs 'data_cache_trigger_condition', a regular expression of the queries to cache.")
+        }
+        let maxEntries = try properties.value(Self.maxEntriesProperty)
+        try self.init(trigger: pattern, ttl: .milliseconds(try properties.value(Self.ttlProperty)),
+                      cache: caches.cache(maxEntries: maxEntries))
+    }
+
+    /// Creates the plugin from properties, sharing `cache` (whose own bound applies).
     public init(properties: Properties, cache: QueryCache) throws {
         guard let pattern = try properties.value(Self.triggerProperty) else {
             throw WrapperError(
                 .missingProperty,
                 "Plugin 'data_cache' needs 'data_cache_trigger_condition', a regular expression of the queries to cache.")
         }
+        _ = try properties.value(Self.maxEntriesProperty)
         try self.init(trigger: pattern, ttl: .milliseconds(try properties.value(Self.ttlProperty)), cache: cache)
     }
 
@@ -124,12 +75,11 @@ public struct DataCachePlugin: Plugin {
             defer { transaction.wrote.withLock { $0 = false } }
             return try next(call, service)
         }
-        let cacheable = call.sql.firstMatch(of: trigger) != nil
-        if !cacheable {
-            if Self.isWrite(call.sql) { transaction.wrote.withLock { $0 = true } }
+        guard ReadStatement.isRead(call.sql) else {
+            transaction.wrote.withLock { $0 = true }
             return try next(call, service)
         }
-        if service.isInTransaction, transaction.wrote.withLock({ $0 }) {
+        guard trigger.matches(call.sql), !(service.isInTransaction && transaction.wrote.withLock({ $0 })) else {
             return try next(call, service)
         }
         let key = cacheKey(call, service)
@@ -141,17 +91,37 @@ public struct DataCachePlugin: Plugin {
 
     private func cacheKey(_ call: MethodCall, _ service: PluginService) -> String {
         let host = service.currentHostInfo?.hostAndPort ?? ""
-        let database = service.properties["database"] ?? ""
-        let user = service.properties["user"] ?? ""
-        // Unit separators keep distinct parts from running together.
-        return [host, database, user, call.sql, call.binds.map(\.description).joined(separator: "\u{1F}")]
-            .joined(separator: "\u{1E}")
+        let identity = service.currentConnection?.identity
+        let user = identity?.user ?? service.properties["user"] ?? ""
+        let database = identity?.database ?? service.properties["database"] ?? ""
+        let session = service.sessionState.values
+        var schema = ""
+        if case .schema(let name)? = session[.schema] { schema = name }
+        var readOnly = ""
+        if case .readOnly(let on)? = session[.readOnly] { readOnly = on ? "ro" : "rw" }
+        let binds = call.binds.map(\.cacheKey).joined(separator: "\u{1F}")
+        // Record separators keep distinct parts from running together.
+        return [host, database, user, schema, readOnly, call.sql, binds].joined(separator: "\u{1E}")
     }
+}
 
-    /// Whether a statement may write (anything but a read).
-    static func isWrite(_ sql: String) -> Bool {
-        let head = sql.drop(while: { $0.isWhitespace || $0 == "(" }).prefix(8).uppercased()
-        return !(head.hasPrefix("SELECT") || head.hasPrefix("SHOW") || head.hasPrefix("WITH") || head.hasPrefix("VALUES")
-            || head.hasPrefix("EXPLAIN"))
+extension DatabaseValue {
+    /// An exact, type-tagged rendering: values whose descriptions coincide (the text "1" and the
+    /// integer 1, two timestamps in one second, two blobs of one length) get different keys.
+    fileprivate var cacheKey: String {
+        switch self {
+        case .null: "n"
+        case .integer(let value): "i\(value)"
+        case .double(let value): "f\(value.bitPattern)"
+        case .decimal(let text): "d\(text)"
+        case .text(let text): "t\(text)"
+        case .bytes(let bytes): "b" + bytes.map { String($0, radix: 16) }.joined(separator: ".")
+        case .bool(let value): value ? "o1" : "o0"
+        case .date(let text): "D\(text)"
+        case .time(let text): "T\(text)"
+        case .timestamp(let date, let zone): (zone ? "Z" : "S") + "\(date.timeIntervalSince1970.bitPattern)"
+        case .uuid(let uuid): "u\(uuid.uuidString)"
+        case .json(let text): "j\(text)"
+        }
     }
 }

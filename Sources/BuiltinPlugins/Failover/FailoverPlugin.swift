@@ -27,6 +27,13 @@ import WrapperCore
 /// ask every host, the old writer included, in parallel; and v1's handlers carried state from one
 /// failover into the next (the reference's own bug). Its v1-only properties are accepted and ignored.
 public struct FailoverPlugin: Plugin {
+    /// Every property the plugin reads, validated when a connection opens.
+    public static let properties: [any PropertyValidating] = [
+        timeoutProperty, readerStrategyProperty, connectFailoverProperty, enabledProperty, FailoverMode.property,
+        RdsHostListProvider.probeIntervalProperty, RdsHostListProvider.refreshProperty,
+        RdsHostListProvider.highRefreshProperty, InstanceHostPattern.validatingProperty,
+    ]
+
     /// Overall time limit of one failover.
     public static let timeoutProperty = PropertyDefinition<Int>.int(
         "failover_timeout_sec", default: 300, in: 1...86_400, "Maximum allowed time for the failover process, in seconds.")

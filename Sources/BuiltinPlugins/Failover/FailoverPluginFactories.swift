@@ -5,13 +5,17 @@ public enum FailoverPluginFactories {
     /// The factories, with the reference's weights.
     public static func make() -> [PluginFactory] {
         [
-            PluginFactory(code: "failover_v2", weight: ReferencePluginCodes.weight(of: "failover_v2")!) { _ in FailoverPlugin() },
+            PluginFactory(code: "failover_v2", weight: ReferencePluginCodes.weight(of: "failover_v2")!,
+                          properties: FailoverPlugin.properties) { _ in FailoverPlugin() },
             // v1 is served by the v2 implementation; see FailoverPlugin's documentation for why.
-            PluginFactory(code: "failover", weight: ReferencePluginCodes.weight(of: "failover")!) { _ in FailoverPlugin() },
-            PluginFactory(code: "host_monitoring_v2", weight: ReferencePluginCodes.weight(of: "host_monitoring_v2")!) { _ in
+            PluginFactory(code: "failover", weight: ReferencePluginCodes.weight(of: "failover")!,
+                          properties: FailoverPlugin.properties) { _ in FailoverPlugin() },
+            PluginFactory(code: "host_monitoring_v2", weight: ReferencePluginCodes.weight(of: "host_monitoring_v2")!,
+                          properties: HostMonitoringPlugin.properties) { _ in
                 HostMonitoringPlugin(rule: .v2)
             },
-            PluginFactory(code: "host_monitoring", weight: ReferencePluginCodes.weight(of: "host_monitoring")!) { _ in
+            PluginFactory(code: "host_monitoring", weight: ReferencePluginCodes.weight(of: "host_monitoring")!,
+                          properties: HostMonitoringPlugin.properties) { _ in
                 HostMonitoringPlugin(rule: .v1)
             },
         ]

@@ -16,6 +16,14 @@ import WrapperCore
 /// after `interval × (count − 1)` of failures, `host_monitoring` (v1) after more than
 /// `interval × count`, as the reference's two versions do.
 public struct HostMonitoringPlugin: Plugin {
+    /// Every property the plugin reads, validated when a connection opens (the `monitoring-`
+    /// prefixed timeouts as well: a typo there must not make every check fail).
+    public static let properties: [any PropertyValidating] = [
+        enabledProperty, timeProperty, intervalProperty, countProperty, disposalProperty,
+        PrefixedProperty(prefix: "monitoring-", WrapperProperties.connectTimeout),
+        PrefixedProperty(prefix: "monitoring-", WrapperProperties.socketTimeout),
+    ]
+
     /// Whether monitoring is on.
     public static let enabledProperty = PropertyDefinition<Bool>.bool(
         "failure_detection_enabled", default: true, "Enable enhanced failure detection logic.")
@@ -42,7 +50,7 @@ public struct HostMonitoringPlugin: Plugin {
     /// Creates the plugin with the health rule of `host_monitoring_v2` (`.v2`) or `host_monitoring` (`.v1`).
     public init(rule: HostMonitor.Settings.Rule = .v2) { self.rule = rule }
 
-    public var subscribedMethods: PluginMethods { Self.monitoredMethods }
+    public var subscribedMethods: PluginMethods { Self.monitoredMethods.union([.initHostProvider]) }
 
     /// Per connection: the parsed settings and the monitor of the current host.
     final class ConnectionState: @unchecked Sendable {
@@ -72,14 +80,14 @@ public struct HostMonitoringPlugin: Plugin {
         }
     }
 
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (Properties) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         guard service.driver.supportsAbort else {
             throw WrapperError(
                 .unsupportedOperation,
                 "Host monitoring needs a driver that can abort a connection; \(service.driver.code) cannot. Remove host_monitoring from plugins.")
         }
         _ = try connectionState(service)  // invalid settings fail the open
-        try next(properties)
+        try next(service)
     }
 
     func connectionState(_ service: PluginService) throws -> ConnectionState {
@@ -89,7 +97,7 @@ public struct HostMonitoringPlugin: Plugin {
     }
 
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
-        guard service.driver.networkBoundMethods.contains(call.method), let state = try? connectionState(service), state.enabled,
+        guard service.driver.networkBoundMethods.contains(call.method), case let state = try connectionState(service), state.enabled,
             let connection = service.currentConnection, let host = service.currentHostInfo
         else { return try next(call, service) }
         var monitor = monitor(for: host, state: state, service: service, reuse: true)

@@ -3,12 +3,12 @@ import WrapperCore
 /// Factories of the plugins this module provides, with the reference's codes and weights.
 public enum BuiltinPluginFactories {
     /// `execute_time`, `connect_time`, `dev`, `log_query` and `data_cache`; the `data_cache`
-    /// factory shares one ``QueryCache`` between the connections of the registry it is added to.
+    /// factory shares one ``QueryCache`` per `data_cache_max_entries` value between the connections of the registry it is added to.
     public static func make() -> [PluginFactory] {
-        let cache = QueryCache()
+        let caches = QueryCaches()
         return stateless + [
             PluginFactory(code: "data_cache", weight: ReferencePluginCodes.weight(of: "data_cache")!) { context in
-                try DataCachePlugin(properties: context.properties, cache: cache)
+                try DataCachePlugin(properties: context.properties, caches: caches)
             },
         ]
     }

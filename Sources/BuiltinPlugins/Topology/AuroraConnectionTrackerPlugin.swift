@@ -142,7 +142,8 @@ public enum TopologyPluginFactories {
     public static func make() -> [PluginFactory] {
         let tracker = OpenedConnectionTracker()
         return [
-            PluginFactory(code: "initial_connection", weight: ReferencePluginCodes.weight(of: "initial_connection")!) { _ in
+            PluginFactory(code: "initial_connection", weight: ReferencePluginCodes.weight(of: "initial_connection")!,
+                          properties: InitialConnectionPlugin.properties) { _ in
                 InitialConnectionPlugin()
             },
             PluginFactory(code: "stale_dns", weight: ReferencePluginCodes.weight(of: "stale_dns")!) { _ in StaleDNSPlugin() },

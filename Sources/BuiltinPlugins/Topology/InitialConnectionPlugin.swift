@@ -8,6 +8,9 @@ import WrapperCore
 /// the reader endpoint. Retries until `open_connection_retry_timeout_ms` (the reference used the
 /// interval here by mistake), every `open_connection_retry_interval_ms`.
 public struct InitialConnectionPlugin: Plugin {
+    /// Every property the plugin reads, validated when a connection opens.
+    public static let properties: [any PropertyValidating] = [readerStrategyProperty, retryTimeoutProperty, retryIntervalProperty]
+
     /// Strategy for the reader endpoint.
     public static let readerStrategyProperty = PropertyDefinition<String>.string(
         "reader_initial_connection_host_selector_strategy", default: "random",

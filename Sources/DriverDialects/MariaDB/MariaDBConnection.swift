@@ -14,9 +14,12 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
     /// The socket, read once after connecting.
     let socket: Int32
     private let lifecycle: HandleLifecycle
+    /// The user and database the connection logged in with.
+    public let identity: ConnectionIdentity?
 
-    init(handle: UnsafeMutablePointer<MYSQL>, host: HostInfo, statementTimeout: Double?) {
+    init(handle: UnsafeMutablePointer<MYSQL>, host: HostInfo, statementTimeout: Double?, identity: ConnectionIdentity?) {
         self.handle = handle
+        self.identity = identity
         self.host = host
         self.statementTimeout = statementTimeout
         self.socket = Int32(mysql_get_socket(handle))

@@ -41,13 +41,14 @@ public struct MariaDBDriver: DriverDialect {
             let user = try properties.value(WrapperProperties.user)
             let password = try properties.value(WrapperProperties.password)
             let database = try properties.value(WrapperProperties.database)
-            let port = UInt32(host.isPortSpecified ? host.port : defaultPort)
+            let port = UInt32(try host.connectPort(default: defaultPort))
             let address = properties[PluginService.resolvedAddressKey] ?? host.host
             guard mysql_real_connect(handle, address, user, password, database, port, nil, 0) != nil else {
                 throw connectError(handle, host)
             }
             let connection = MariaDBConnection(
-                handle: handle, host: host, statementTimeout: try properties.value(WrapperProperties.socketTimeout))
+                handle: handle, host: host, statementTimeout: try properties.value(WrapperProperties.socketTimeout),
+                identity: user.map { ConnectionIdentity(user: $0, database: database) })
             try applyKeepalive(connection.socket, properties)
             return connection
         } catch {

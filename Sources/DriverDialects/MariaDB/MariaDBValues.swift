@@ -62,7 +62,7 @@ enum MariaDBStatement {
                 .driver, "The statement has \(expected) placeholder(s) but \(binds.count) value(s) were bound; use one ? per value.")
         }
 
-        let parameters = ParameterBuffers(binds)
+        let parameters = try ParameterBuffers(binds)
         defer { parameters.release() }
         guard mysql_stmt_bind_param(statement, parameters.binds) == 0 else { throw error(statement) }
         guard mysql_stmt_execute(statement) == 0 else { throw error(statement) }
@@ -128,7 +128,9 @@ enum MariaDBStatement {
         private var allocations: [UnsafeMutableRawPointer] = []
         private let count: Int
 
-        init(_ values: [DatabaseValue]) {
+        init(_ values: [DatabaseValue]) throws {
+            // Checked before anything is allocated, so a throw leaks nothing.
+            for value in values { try TextValues.checkBindable(value) }
             count = values.count
             binds = .allocate(capacity: max(1, count))
             binds.initialize(repeating: MYSQL_BIND(), count: max(1, count))
@@ -160,7 +162,7 @@ enum MariaDBStatement {
                     bind.buffer = copy(data)
                     bind.buffer_length = UInt(data.count)
                 default:
-                    let text = Array((TextValues.bindText(value, booleanTrue: "1", booleanFalse: "0") ?? "").utf8)
+                    let text = Array(((try? TextValues.bindText(value, booleanTrue: "1", booleanFalse: "0")) ?? nil ?? "").utf8)
                     bind.buffer_type = MYSQL_TYPE_STRING
                     bind.buffer = copy(text)
                     bind.buffer_length = UInt(text.count)

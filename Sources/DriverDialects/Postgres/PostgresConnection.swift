@@ -16,11 +16,14 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     /// The socket, read once after connecting (it does not change afterwards).
     let socket: Int32
     private let lifecycle: HandleLifecycle
+    /// libpq's own record of the user and database it logged in with.
+    public let identity: ConnectionIdentity?
 
     init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?) {
         self.handle = handle
         self.host = host
         self.statementTimeout = statementTimeout
+        self.identity = PQuser(handle).map { ConnectionIdentity(user: String(cString: $0), database: PQdb(handle).map { String(cString: $0) }) }
         self.socket = PQsocket(handle)
         self.lifecycle = HandleLifecycle(socket: socket)
     }

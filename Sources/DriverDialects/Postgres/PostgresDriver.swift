@@ -33,7 +33,7 @@ public struct PostgresDriver: DriverDialect {
     /// The libpq keywords for a host and the wrapper properties.
     func connectionKeywords(host: HostInfo, properties: Properties) throws -> [(String, String)] {
         var keywords: [(String, String)] = [
-            ("host", host.host), ("port", String(host.isPortSpecified ? host.port : defaultPort)),
+            ("host", host.host), ("port", String(try host.connectPort(default: defaultPort))),
             // The decoders rely on UTF-8 text, ISO dates and round-trip float precision.
             ("client_encoding", "UTF8"), ("options", "-c DateStyle=ISO -c extra_float_digits=3"),
         ]
@@ -193,6 +193,10 @@ public struct PostgresDriver: DriverDialect {
         onRow: (([DatabaseValue]) throws -> Void)? = nil
     ) throws -> QueryResult {
         guard !connection.wasAborted else { throw abortedError(connection) }
+        // libpq takes the statement as a C string: a NUL would silently drop the rest of it.
+        guard !sql.utf8.contains(0) else {
+            throw WrapperError(.invalidBind, "The SQL text contains a NUL character (U+0000), which PostgreSQL cannot receive; remove it.")
+        }
         let handle = connection.handle
         // Without parameters the simple protocol does the same in fewer messages.
         let sent = binds.isEmpty
@@ -285,8 +289,8 @@ public struct PostgresDriver: DriverDialect {
         if connection.wasAborted { return abortedError(connection) }
         guard let result else {
             let message = SecretRedactor.redact(String(cString: PQerrorMessage(connection.handle)).trimmingCharacters(in: .whitespacesAndNewlines))
-            let classification = PostgresErrorClassifier.classify(sqlState: nil, message: message)
-            let code: WrapperError.Code = classification.contains(.login) ? .login : (classification.isEmpty && PQstatus(connection.handle) != CONNECTION_BAD ? .driver : .network)
+            let classification = PostgresErrorClassifier.classifyClientError(connectionBad: PQstatus(connection.handle) == CONNECTION_BAD)
+            let code: WrapperError.Code = classification.contains(.network) ? .network : .driver
             return WrapperError(code, message.isEmpty ? "The connection to \(connection.host.hostAndPort) failed." : message,
                                 sqlState: code == .network ? "08006" : nil)
         }
@@ -298,7 +302,8 @@ public struct PostgresDriver: DriverDialect {
         var message = field("M") ?? String(cString: PQresultErrorMessage(result))
         if let detail = field("D") { message += " (\(detail))" }
         message = SecretRedactor.redact(message)
-        let classification = PostgresErrorClassifier.classify(sqlState: sqlState, message: message)
+        let classification = sqlState.map(PostgresErrorClassifier.classify(sqlState:))
+            ?? PostgresErrorClassifier.classifyClientError(connectionBad: PQstatus(connection.handle) == CONNECTION_BAD)
         let code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
@@ -387,7 +392,7 @@ public struct PostgresDriver: DriverDialect {
         case .network, .timeout: return .network
         case .login: return .login
         case .readOnly: return .readOnly
-        default: return PostgresErrorClassifier.classify(sqlState: error.sqlState, message: error.message)
+        default: return error.sqlState.map(PostgresErrorClassifier.classify(sqlState:)) ?? []
         }
     }
 

@@ -75,6 +75,9 @@ enum PostgresBinds {
         defer { buffers.forEach { free($0) } }
         for value in binds {
             if case .bytes(let bytes) = value {
+                guard bytes.count <= Int(Int32.max) else {
+                    throw WrapperError(.invalidBind, "A bytes bind of \(bytes.count) bytes exceeds the 2 GiB a PostgreSQL parameter can hold.")
+                }
                 // malloc, so every buffer is released the same way (free) below.
                 let copy = malloc(max(1, bytes.count))!
                 bytes.withUnsafeBytes { raw in
@@ -83,7 +86,11 @@ enum PostgresBinds {
                 buffers.append(copy.assumingMemoryBound(to: CChar.self))
                 lengths.append(Int32(bytes.count))
                 formats.append(1)
-            } else if let text = TextValues.bindText(value, booleanTrue: "t", booleanFalse: "f", utcSuffix: "+00") {
+            } else if let text = try TextValues.bindText(value, booleanTrue: "t", booleanFalse: "f", utcSuffix: "+00") {
+                // libpq sends text parameters as C strings: a NUL would silently cut the value.
+                guard !text.utf8.contains(0) else {
+                    throw WrapperError(.invalidBind, "PostgreSQL text cannot hold the NUL character (U+0000); bind the value as bytes or remove the NUL.")
+                }
                 buffers.append(strdup(text))
                 lengths.append(0)
                 formats.append(0)

@@ -122,9 +122,22 @@ enum TextValues {
         }
     }
 
+    /// Seconds since 1970 of 0001-01-01 and of the end of 9999-12-31: the range both servers store.
+    static let timestampRange: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799.999_999
+
+    /// Throws ``WrapperError/Code/invalidBind`` for a value no server can store as it is.
+    static func checkBindable(_ value: DatabaseValue) throws {
+        if case .timestamp(let date, _) = value, !timestampRange.contains(date.timeIntervalSince1970) {
+            throw WrapperError(.invalidBind, "A timestamp bind is outside the years 1 to 9999 that the server stores; bind a date in that range.")
+        }
+    }
+
     /// The text sent for a bound value; `nil` for NULL.
-    static func bindText(_ value: DatabaseValue, booleanTrue: String, booleanFalse: String, utcSuffix: String = "") -> String? {
-        switch value {
+    ///
+    /// - Throws: ``WrapperError/Code/invalidBind`` for a timestamp outside years 1-9999 (or not finite).
+    static func bindText(_ value: DatabaseValue, booleanTrue: String, booleanFalse: String, utcSuffix: String = "") throws -> String? {
+        try checkBindable(value)
+        return switch value {
         case .null: nil
         case .integer(let value): String(value)
         case .double(let value):

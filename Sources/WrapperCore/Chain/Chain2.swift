@@ -34,7 +34,7 @@ public struct Chain2<First: Plugin, Second: Plugin>: Plugin {
     }
 
     @inlinable
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try first._initHostProvider(properties, service) { service in try second._initHostProvider(properties, service, next) }
     }
 
@@ -109,7 +109,7 @@ public struct OptionalPlugin<Wrapped: Plugin>: Plugin {
     }
 
     @inlinable
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         guard let wrapped else { return try next(service) }
         try wrapped._initHostProvider(properties, service, next)
     }
@@ -181,7 +181,7 @@ public enum EitherPlugin<First: Plugin, Second: Plugin>: Plugin {
     }
 
     @inlinable
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         switch self {
         case .first(let plugin): try plugin._initHostProvider(properties, service, next)
         case .second(let plugin): try plugin._initHostProvider(properties, service, next)

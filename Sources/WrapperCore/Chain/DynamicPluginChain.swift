@@ -69,13 +69,13 @@ public struct DynamicPluginChain: Plugin {
         }
     }
 
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try initFrom(pipelines.byMethod[Int(PluginMethod.initHostProvider.id)][...], properties, service, next)
     }
 
     private func initFrom(
         _ pipeline: ArraySlice<any Plugin>, _ properties: Properties, _ service: PluginService,
-        _ next: (PluginService) throws -> Void
+        _ next: InitHostProviderNext
     ) throws {
         guard let plugin = pipeline.first else { return try next(service) }
         try plugin.initHostProvider(properties, service: service) { service in

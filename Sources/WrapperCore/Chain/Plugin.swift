@@ -23,6 +23,9 @@ public struct ConnectRequest: Sendable {
 public typealias ConnectNext = (ConnectRequest, PluginService) throws -> any DriverConnection
 /// The next step of an execute pipeline.
 public typealias ExecuteNext = (MethodCall, PluginService) throws -> CallResult
+/// The next step of the host-provider set-up pipeline. Use the name in a conformance: a hook
+/// spelled with another closure type is an unrelated overload that the chain never calls.
+public typealias InitHostProviderNext = (PluginService) throws -> Void
 
 /// A plugin: a value that intercepts the calls of a connection.
 ///
@@ -56,7 +59,7 @@ public protocol Plugin: Sendable {
     /// Intercepts a network-bound call (keys such as `Cursor.execute`, `Connection.commit`).
     func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult
     /// Runs once when the connection is set up, to install a host list provider (key `init_host_provider`).
-    func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws
+    func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws
     /// Hears that the current connection changed, and suggests what to do with the old one.
     func notifyConnectionChanged(_ changes: Set<ConnectionEvent>, service: PluginService) -> OldConnectionSuggestedAction
     /// Hears that the host list changed.
@@ -88,7 +91,7 @@ extension Plugin {
     }
 
     @inlinable
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try next(service)
     }
 
@@ -143,7 +146,7 @@ extension Plugin {
     }
 
     @inlinable
-    func _initHostProvider(_ properties: Properties, _ service: PluginService, _ next: (PluginService) throws -> Void) throws {
+    func _initHostProvider(_ properties: Properties, _ service: PluginService, _ next: InitHostProviderNext) throws {
         if subscribedMethods.contains(.initHostProvider) {
             return try initHostProvider(properties, service: service, next: next)
         }

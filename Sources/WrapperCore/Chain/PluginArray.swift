@@ -48,11 +48,11 @@ public struct PluginArray<Element: Plugin>: Plugin {
         }
     }
 
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try initFrom(0, properties, service, next)
     }
 
-    func initFrom(_ index: Int, _ properties: Properties, _ service: PluginService, _ next: (PluginService) throws -> Void) throws {
+    func initFrom(_ index: Int, _ properties: Properties, _ service: PluginService, _ next: InitHostProviderNext) throws {
         if index == elements.count { return try next(service) }
         try elements[index]._initHostProvider(properties, service) { service in try initFrom(index + 1, properties, service, next) }
     }
@@ -108,7 +108,7 @@ public struct AnyPlugin: Plugin {
     public func forceConnect(_ request: ConnectRequest, service: PluginService, next: ConnectNext) throws -> any DriverConnection {
         try base._forceConnect(request, service, next)
     }
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try base._initHostProvider(properties, service, next)
     }
     public func notifyConnectionChanged(_ changes: Set<ConnectionEvent>, service: PluginService) -> OldConnectionSuggestedAction {

@@ -99,7 +99,7 @@ public struct PluginChain<Body: Plugin>: Plugin {
     }
 
     @inlinable
-    public func initHostProvider(_ properties: Properties, service: PluginService, next: (PluginService) throws -> Void) throws {
+    public func initHostProvider(_ properties: Properties, service: PluginService, next: InitHostProviderNext) throws {
         try body._initHostProvider(properties, service, next)
     }
 

@@ -97,3 +97,30 @@ extension WrapperConnection {
             properties: properties, driver: driver, chain: ErasedChain(chain), runtime: registry.runtime, logger: logger)
     }
 }
+
+extension ConnectionConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The endpoints, user, database and properties; the password shows as `***`.
+    public var description: String {
+        var parts = ["endpoints: " + endpoints.map { endpoint in endpoint.port.map { "\(endpoint.host):\($0)" } ?? endpoint.host }.joined(separator: ",")]
+        if let user { parts.append("user: \(user)") }
+        if password != nil { parts.append("password: ***") }
+        if let database { parts.append("database: \(database)") }
+        if let plugins { parts.append("plugins: \(plugins.joined(separator: ","))") }
+        if let connectTimeout { parts.append("connectTimeout: \(connectTimeout)") }
+        if let socketTimeout { parts.append("socketTimeout: \(socketTimeout)") }
+        parts.append("properties: \(properties)")
+        return SecretRedactor.redact("ConnectionConfiguration(" + parts.joined(separator: ", ") + ")")
+    }
+
+    /// The same as ``description``: `debugPrint` and `dump` never show the password either.
+    public var debugDescription: String { description }
+
+    /// A mirror without the password, for `dump` and debuggers.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "endpoints": endpoints, "user": user as Any, "password": password == nil ? "nil" : "***",
+            "database": database as Any, "plugins": plugins as Any, "connectTimeout": connectTimeout as Any,
+            "socketTimeout": socketTimeout as Any, "properties": properties,
+        ])
+    }
+}

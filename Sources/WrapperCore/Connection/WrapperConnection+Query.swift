@@ -1,17 +1,19 @@
 import Synchronization
 
 extension WrapperConnection {
-    /// Runs a query whose interpolated values are bound, and returns its result.
+    /// Runs a statement whose interpolated values are bound and hands each row to `onRow` as it
+    /// arrives from the server, so large results are never held whole. Plugins see an ordinary
+    /// `Cursor.execute` call.
     @discardableResult
-    public func execute(_ query: SQLQuery) throws -> QueryResult {
+    public func stream(_ query: SQLQuery, onRow: ([DatabaseValue]) throws -> Void) throws -> QueryResult {
         let (sql, binds) = query.render(placeholder: service.driver.bindPlaceholder(at:))
-        return try execute(sql, binds)
+        return try stream(unsafeSQL: sql, binds: binds, onRow: onRow)
     }
 
-    /// Runs a statement and hands each row to `onRow` as it arrives from the server, so large
-    /// results are never held whole. Plugins see an ordinary `Cursor.execute` call.
+    /// ``stream(_:onRow:)`` for SQL text sent as it is, with `binds` for its placeholders; never
+    /// build the text from values you did not write yourself.
     @discardableResult
-    public func stream(_ sql: String, _ binds: [DatabaseValue] = [], onRow: ([DatabaseValue]) throws -> Void) throws -> QueryResult {
+    public func stream(unsafeSQL sql: String, binds: [DatabaseValue] = [], onRow: ([DatabaseValue]) throws -> Void) throws -> QueryResult {
         try withExclusiveAccess {
             guard !closed.load(ordering: .relaxed) else {
                 throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")

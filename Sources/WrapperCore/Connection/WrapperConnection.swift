@@ -63,6 +63,8 @@ public final class WrapperConnection: Sendable {
         properties: Properties, driver: any DriverDialect, chain: ErasedChain, runtime: WrapperRuntime,
         logger: Logger = .wrapperNoOp
     ) throws {
+        // A typo in a core setting fails the open here, whatever the driver reads later.
+        for property in WrapperProperties.validated { try property.validate(in: properties) }
         let service = try PluginService(
             driver: driver, chain: chain, properties: properties, runtime: runtime, logger: logger)
         self.service = service
@@ -112,9 +114,25 @@ public final class WrapperConnection: Sendable {
         return try chain.execute(call, service: service) { call, service in try service.performOnDriver(call) }
     }
 
-    /// Runs a statement with bound parameters and returns its result.
+    /// Runs a statement whose interpolated values are bound, never spliced, and returns its result.
+    ///
+    /// ```swift
+    /// let rows = try connection.execute("SELECT name FROM users WHERE id = \(id)")
+    /// ```
+    /// Only string literals convert to ``SQLQuery``: SQL text held in a `String` goes through
+    /// ``execute(unsafeSQL:binds:)``, whose name says that the text is trusted.
     @discardableResult
-    public func execute(_ sql: String, _ binds: [DatabaseValue] = []) throws -> QueryResult {
+    public func execute(_ query: SQLQuery) throws -> QueryResult {
+        let (sql, binds) = query.render(placeholder: service.driver.bindPlaceholder(at:))
+        return try execute(unsafeSQL: sql, binds: binds)
+    }
+
+    /// Runs SQL text as it is, with `binds` for its placeholders (`$1` on PostgreSQL, `?` on MySQL).
+    ///
+    /// The text is sent to the server unchanged: never build it from values you did not write
+    /// yourself. Interpolate them into ``execute(_:)`` instead, which binds them.
+    @discardableResult
+    public func execute(unsafeSQL sql: String, binds: [DatabaseValue] = []) throws -> QueryResult {
         try perform(MethodCall(.cursorExecute, sql: sql, binds: binds)).queryResult()
     }
 

@@ -24,6 +24,10 @@ public struct AuroraTopology: TopologyQueries {
                 logger.warning("Skipping a topology row whose writer flag is not a boolean", metadata: ["id": "\(id)"])
                 continue
             }
+            guard HostInfo.isSafeHostName(id) else {
+                logger.warning("Skipping a topology row whose instance id is not a host name (it holds a separator, whitespace or a control character)")
+                continue
+            }
             var updated: Date?
             if case .timestamp(let date, _) = row[4] { updated = date }
             let host = HostInfo(
@@ -91,9 +95,23 @@ public struct MultiAzTopology: TopologyQueries {
                 logger.warning("Skipping a topology row without an id or endpoint", metadata: ["row": "\(row)"])
                 continue
             }
+            guard HostInfo.isSafeHostName(id), HostInfo.isSafeHostName(endpoint) else {
+                logger.warning("Skipping a topology row whose id or endpoint is not a host name (it holds a separator, whitespace or a control character)")
+                continue
+            }
             let instance = RdsURL.isIPAddress(endpoint) ? endpoint : String(endpoint.prefix { $0 != "." })
             let host = pattern?.host(forInstance: instance) ?? endpoint
-            let port = pattern?.port ?? row[2].text.flatMap { Int($0) } ?? defaultPort
+            // NULL means the default port; anything else must be a port number.
+            let rowPort: Int? = switch row[2] {
+            case .null: nil
+            case .integer(let value): Int(exactly: value) ?? -1
+            default: row[2].text.flatMap { Int($0) } ?? -1
+            }
+            if let rowPort, !(1...65535).contains(rowPort) {
+                logger.warning("Skipping a topology row whose port is outside 1...65535", metadata: ["id": "\(id)", "port": "\(rowPort)"])
+                continue
+            }
+            let port = pattern?.port ?? rowPort ?? defaultPort
             hosts.append(HostInfo(
                 host: host, port: port, role: id == writer ? .writer : .reader, weight: 0, hostID: id, aliases: [id, endpoint]))
         }

@@ -3,7 +3,30 @@
 /// Plugins never see libpq or MariaDB types; they hold `any DriverConnection` and hand it back to
 /// the ``DriverDialect`` that made it. Conformers are classes that own their C handle; every call
 /// except ``DriverDialect/abort(_:)`` comes from one thread at a time.
-public protocol DriverConnection: AnyObject, Sendable {}
+public protocol DriverConnection: AnyObject, Sendable {
+    /// Who the connection logged in as and which database it opened, as the driver connected
+    /// (after authentication plugins replaced the user); `nil` when the driver does not know.
+    var identity: ConnectionIdentity? { get }
+}
+
+extension DriverConnection {
+    /// The driver does not know: callers fall back to the wrapper connection's properties.
+    public var identity: ConnectionIdentity? { nil }
+}
+
+/// The user and database of an open physical connection.
+public struct ConnectionIdentity: Sendable, Hashable {
+    /// The user the connection authenticated as.
+    public var user: String
+    /// The database (PostgreSQL) or default schema (MySQL) it opened, if any.
+    public var database: String?
+
+    /// Creates an identity.
+    public init(user: String, database: String?) {
+        self.user = user
+        self.database = database
+    }
+}
 
 /// How the dialect classifies an error, so that plugins react without knowing the driver.
 public struct ErrorClassification: OptionSet, Sendable, Hashable {

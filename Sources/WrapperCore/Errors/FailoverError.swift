@@ -38,13 +38,14 @@ public struct FailoverError: Error, Sendable, CustomStringConvertible {
     /// Creates a failover outcome.
     public init(_ code: Code, _ message: String, newHost: HostInfo? = nil, trigger: (any Error)? = nil) {
         self.code = code
-        self.message = message
+        self.message = SecretRedactor.redact(message)
         self.newHost = newHost
         self.trigger = trigger
     }
 
+    /// The outcome, message, new host and trigger, passed through ``SecretRedactor``.
     public var description: String {
-        var text = "\(code): \(message)"
+        var text = "\(code): \(SecretRedactor.redact(message))"
         if let newHost { text += " (now on \(newHost.hostAndPort))" }
         if let trigger { text += " [triggered by: \(WrapperError.redactedDescription(of: trigger))]" }
         return text

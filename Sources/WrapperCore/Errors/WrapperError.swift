@@ -50,6 +50,9 @@ public struct WrapperError: Error, Sendable, CustomStringConvertible {
         public static let timeout = Code("timeout")
         /// Any other error reported by the database driver.
         public static let driver = Code("driver")
+        /// A value to bind cannot be sent to this database as it is (NUL in PostgreSQL text, a
+        /// timestamp outside years 1-9999, bytes over 2 GiB).
+        public static let invalidBind = Code("invalidBind")
         /// A value could not be converted to the Swift type asked for.
         public static let typeMismatch = Code("typeMismatch")
         /// An error injected by the `dev` plugin.
@@ -60,7 +63,7 @@ public struct WrapperError: Error, Sendable, CustomStringConvertible {
 
     /// What went wrong.
     public var code: Code
-    /// A human-readable explanation that says how to fix it; never contains secrets.
+    /// A human-readable explanation that says how to fix it; redacted when the error is created.
     public var message: String
     /// The SQLSTATE reported by the server, when there is one.
     public var sqlState: String?
@@ -75,14 +78,16 @@ public struct WrapperError: Error, Sendable, CustomStringConvertible {
         underlying: (any Error)? = nil
     ) {
         self.code = code
-        self.message = message
+        self.message = SecretRedactor.redact(message)
         self.sqlState = sqlState
         self.driverCode = driverCode
         self.underlying = underlying
     }
 
+    /// The code, message, SQLSTATE, driver code and cause, passed through ``SecretRedactor`` (also
+    /// a message set after creation).
     public var description: String {
-        var text = "\(code): \(message)"
+        var text = "\(code): \(SecretRedactor.redact(message))"
         if let sqlState { text += " (SQLSTATE \(sqlState))" }
         if let driverCode { text += " (driver code \(driverCode))" }
         if let underlying { text += " [caused by: \(WrapperError.redactedDescription(of: underlying))]" }

@@ -64,6 +64,29 @@ public struct HostInfo: Sendable, Hashable, CustomStringConvertible {
     /// Whether a port was given.
     public var isPortSpecified: Bool { port != HostInfo.noPort }
 
+    /// The port to connect to: ``port``, or `defaultPort` when none was given.
+    ///
+    /// - Throws: ``WrapperError/Code/invalidProperty`` for a port outside 1...65535, wherever the
+    ///   host came from (a connection string, a topology row, a custom host list provider).
+    public func connectPort(default defaultPort: Int) throws -> Int {
+        let port = isPortSpecified ? port : defaultPort
+        guard (1...65535).contains(port) else {
+            throw WrapperError(.invalidProperty, "The port \(port) of host \(host) is outside 1...65535; fix the port in the connection string, the topology or the host list provider.")
+        }
+        return port
+    }
+
+    /// Whether `text` can be used as a host name or instance id taken from a server: not empty,
+    /// and free of what the C libraries read as syntax (`,` separates a libpq host list, a leading
+    /// `/` names a socket directory) or that no DNS name holds (whitespace, control characters).
+    public static func isSafeHostName(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+        return !text.unicodeScalars.contains { scalar in
+            scalar == "," || scalar == "/" || scalar == "\\" || scalar == "@" || scalar == "=" || scalar == "'"
+                || scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
+        }
+    }
+
     /// `host:port`, or just `host` without a port; IPv6 addresses are bracketed.
     public var hostAndPort: String {
         let name = host.contains(":") ? "[\(host)]" : host

@@ -131,6 +131,16 @@ public struct InstanceHostPattern: Sendable, Hashable {
         "cluster_instance_host_pattern",
         "The cluster instance DNS pattern that will be used to build a complete instance endpoint. A \"?\" character in this pattern should be used as a placeholder for cluster instance names.")
 
+    /// Validates `cluster_instance_host_pattern` when a connection opens.
+    public static let validatingProperty: any PropertyValidating = PatternValidation()
+
+    private struct PatternValidation: PropertyValidating {
+        var name: String { InstanceHostPattern.property.name }
+        func validate(in properties: Properties) throws {
+            if let text = try properties.value(InstanceHostPattern.property) { _ = try InstanceHostPattern(text) }
+        }
+    }
+
     /// Parses and validates a pattern.
     ///
     /// - Throws: ``WrapperError`` (``WrapperError/Code/invalidProperty``) when it has no `?`, names a

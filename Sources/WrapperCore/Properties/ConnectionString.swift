@@ -144,10 +144,14 @@ private struct URLParser {
         let authorityStart = index
         while index < text.count, text[index] != "/", text[index] != "?" { index += 1 }
         let authority = String(text[authorityStart..<index])
-        // An '@' after the authority ended means the user info holds an unescaped '/' or '?'.
-        if let at = text[index...].firstIndex(of: "@"), !text[index..<at].contains("=") {
+        // An '@' after the authority ended means the user info holds an unescaped '/' or '?'
+        // (base64 passwords do). Nothing of the text is echoed: it may be part of the password.
+        let laterAt = text[index...].firstIndex(of: "@")
+        if let at = laterAt, !text[index..<at].contains("=") {
             throw malformed(authorityStart, "the user name or password contains '/' or '?'; percent-encode them (%2F, %3F).")
         }
+        let unencodedHint = !authority.contains("@") && laterAt != nil
+            ? " If the password contains '/', '?' or '#', percent-encode it (%2F, %3F, %23)." : ""
         var hostPart = Substring(authority)
         var hostOffset = authorityStart
 
@@ -170,7 +174,7 @@ private struct URLParser {
             var ports: [String] = []
             var offset = hostOffset
             for entry in hostPart.split(separator: ",", omittingEmptySubsequences: false) {
-                let (host, port) = try splitHostPort(entry, at: offset)
+                let (host, port) = try splitHostPort(entry, at: offset, hint: unencodedHint)
                 hosts.append(host)
                 ports.append(port ?? "")
                 offset += entry.count + 1
@@ -189,6 +193,9 @@ private struct URLParser {
             let databaseStart = index
             while index < text.count, text[index] != "?" { index += 1 }
             let database = String(text[databaseStart..<index])
+            if database.contains("@") {
+                throw malformed(databaseStart, "the database name contains '@'; percent-encode it (%40).\(unencodedHint)")
+            }
             if !database.isEmpty {
                 properties["database"] = try percentDecode(Substring(database), at: databaseStart, what: "database name")
             }
@@ -204,7 +211,7 @@ private struct URLParser {
                 }
                 let rawKey = try percentDecode(pair[..<equals], at: pairStart, what: "parameter name")
                 guard !rawKey.isEmpty else { throw malformed(pairStart, "query parameter without a name.") }
-                let value = try percentDecode(pair[pair.index(after: equals)...], at: pairStart, what: "value of '\(rawKey)'")
+                let value = try percentDecode(pair[pair.index(after: equals)...], at: pairStart, what: "parameter value")
                 properties[keyAliases[rawKey] ?? rawKey] = value
                 pairStart += pair.count + 1
             }
@@ -212,7 +219,9 @@ private struct URLParser {
         return properties
     }
 
-    func splitHostPort(_ entry: Substring, at offset: Int) throws -> (String, String?) {
+    /// Splits `host[:port]`. Errors give positions only: after a misplaced '@' the text may be
+    /// part of a password.
+    func splitHostPort(_ entry: Substring, at offset: Int, hint: String) throws -> (String, String?) {
         guard !entry.isEmpty else { throw malformed(offset, "empty host name in the host list.") }
         var host: Substring
         var portText: Substring?
@@ -235,7 +244,7 @@ private struct URLParser {
         guard !host.isEmpty else { throw malformed(offset, "empty host name before the port.") }
         if let portText {
             guard let port = Int(portText), (1...65535).contains(port) else {
-                throw malformed(offset, "port '\(portText)' of host '\(host)' is not a number from 1 to 65535.")
+                throw malformed(offset, "the port of the host at this position is not a number from 1 to 65535.\(hint)")
             }
             return (String(host), String(port))
         }

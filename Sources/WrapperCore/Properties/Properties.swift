@@ -91,7 +91,7 @@ public struct PropertyDefinition<Value: Sendable>: Sendable {
     /// Parses a raw value.
     public func parse(_ raw: String) throws -> Value {
         guard let value = parser(raw.trimmingWhitespace()) else {
-            let shown = SecretRedactor.isSensitive(key: name) ? "" : " '\(raw)'"
+            let shown = SecretRedactor.isSensitive(key: name) ? "" : " '\(Self.echo(raw))'"
             throw WrapperError(
                 .invalidProperty,
                 "Property '\(name)' has an invalid value\(shown): expected \(expectation). \(description)")
@@ -101,6 +101,52 @@ public struct PropertyDefinition<Value: Sendable>: Sendable {
 
     /// Formats a value as property text.
     public func format(_ value: Value) -> String { formatter(value) }
+
+    /// A rejected value as an error message may show it: short, and with anything that looks
+    /// like a secret (`x;password=...`) masked.
+    static func echo(_ raw: String) -> String {
+        let short = raw.count > 64 ? String(raw.prefix(64)) + "…" : raw
+        return SecretRedactor.redact(short)
+    }
+}
+
+/// A property whose value can be checked without using it, so that a plugin's settings are
+/// validated when a connection opens rather than when the plugin first needs them.
+public protocol PropertyValidating: Sendable {
+    /// The property key.
+    var name: String { get }
+    /// Throws the property's ``WrapperError/Code/invalidProperty`` error when its value in
+    /// `properties` is invalid; does nothing when it is absent or valid.
+    func validate(in properties: Properties) throws
+}
+
+extension PropertyDefinition: PropertyValidating {
+    public func validate(in properties: Properties) throws { _ = try properties.value(self) }
+}
+
+/// A property read under a prefix (`monitoring-connect_timeout` for `connect_timeout`), validated
+/// by the unprefixed definition.
+public struct PrefixedProperty<Value: Sendable>: PropertyValidating {
+    /// The prefix, such as `monitoring-`.
+    public let prefix: String
+    /// The definition the value must satisfy.
+    public let definition: PropertyDefinition<Value>
+
+    /// Creates the prefixed form of `definition`.
+    public init(prefix: String, _ definition: PropertyDefinition<Value>) {
+        self.prefix = prefix
+        self.definition = definition
+    }
+
+    public var name: String { prefix + definition.name }
+
+    public func validate(in properties: Properties) throws {
+        guard let raw = properties[name] else { return }
+        do { _ = try definition.parse(raw) } catch var error as WrapperError {
+            error.message = "Property '\(name)': " + error.message
+            throw error
+        }
+    }
 }
 
 extension PropertyDefinition where Value == Bool {
@@ -187,5 +233,16 @@ extension StringProtocol {
         while let first = slice.first, first.isWhitespace { slice.removeFirst() }
         while let last = slice.last, last.isWhitespace { slice.removeLast() }
         return String(slice)
+    }
+}
+
+extension Properties: CustomDebugStringConvertible, CustomReflectable {
+    /// The same as ``description``: sensitive values show as `***`.
+    public var debugDescription: String { description }
+
+    /// A mirror with sensitive values masked, for `dump` and debuggers.
+    public var customMirror: Mirror {
+        let masked = entries.map { key, value in (key, SecretRedactor.isSensitive(key: key) ? "***" : value) }
+        return Mirror(self, children: masked.sorted { $0.0 < $1.0 }.map { (label: $0.0 as String?, value: $0.1 as Any) })
     }
 }

@@ -95,6 +95,13 @@ public enum WrapperProperties {
         "Network timeout, in seconds, used for auxiliary queries to the database.")
 
     /// Every core property, for documentation.
+    /// The core properties with typed values, validated by every connection when it opens.
+    public static let validated: [any PropertyValidating] = [
+        autoSortPluginOrder, connectTimeout, socketTimeout, tcpKeepalive, tcpKeepaliveTime, tcpKeepaliveInterval,
+        tcpKeepaliveProbes, transferSessionStateOnSwitch, resetSessionStateOnClose, rollbackOnSwitch,
+        roundRobinDefaultWeight, weightedRandomDefaultWeight, auxiliaryQueryTimeoutSec,
+    ]
+
     public static var all: [(name: String, description: String)] {
         [
             (plugins.name, plugins.description), (profileName.name, profileName.description),

@@ -4,8 +4,9 @@
 /// try connection.execute("SELECT name FROM users WHERE id = \(id) AND active = \(true)")
 /// ```
 /// renders as `... WHERE id = $1 AND active = $2` on PostgreSQL and `... = ? AND ... = ?` on
-/// MySQL, with the values bound. Use ``StringInterpolation/appendInterpolation(unescaped:)`` for
-/// trusted SQL fragments such as identifiers you produced yourself.
+/// MySQL, with the values bound. Only string literals convert to a query; SQL text held in a
+/// `String` enters through ``init(unsafeSQL:)`` or ``StringInterpolation/appendInterpolation(unsafeSQL:)``,
+/// for trusted fragments such as identifiers you produced yourself.
 public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
     enum Segment: Sendable {
         case sql(String)
@@ -16,6 +17,9 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
 
     /// A query without parameters.
     public init(stringLiteral value: String) { segments = [.sql(value)] }
+
+    /// A query from SQL text sent as it is: never build the text from values you did not write yourself.
+    public init(unsafeSQL sql: String) { segments = [.sql(sql)] }
 
     /// A query built by interpolation.
     public init(stringInterpolation: StringInterpolation) { segments = stringInterpolation.segments }
@@ -44,7 +48,7 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(_ value: DatabaseValue) { segments.append(.bind(value)) }
 
         /// Inserts trusted SQL text as it is: never pass user input here.
-        public mutating func appendInterpolation(unescaped sql: String) { segments.append(.sql(sql)) }
+        public mutating func appendInterpolation(unsafeSQL sql: String) { segments.append(.sql(sql)) }
     }
 
     /// The SQL with placeholders in the driver's style, and the values to bind.

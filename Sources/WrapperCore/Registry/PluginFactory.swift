@@ -31,13 +31,20 @@ public struct PluginFactory: Sendable {
     public let code: String
     /// The sort weight.
     public let weight: PluginWeight
+    /// The properties the plugin reads; the registry validates them all before it builds the
+    /// plugin, so an invalid value fails the open instead of quietly turning the plugin off.
+    public let properties: [any PropertyValidating]
     /// Builds the plugin.
     public let make: @Sendable (PluginFactoryContext) throws -> any Plugin
 
     /// Creates a factory.
-    public init(code: String, weight: PluginWeight, make: @escaping @Sendable (PluginFactoryContext) throws -> any Plugin) {
+    public init(
+        code: String, weight: PluginWeight, properties: [any PropertyValidating] = [],
+        make: @escaping @Sendable (PluginFactoryContext) throws -> any Plugin
+    ) {
         self.code = code
         self.weight = weight
+        self.properties = properties
         self.make = make
     }
 }

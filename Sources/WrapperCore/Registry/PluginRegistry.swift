@@ -151,7 +151,11 @@ public final class PluginRegistry: Sendable {
         let properties = try effectiveProperties(properties)
         let codes = try resolveCodes(for: properties, driver: driver)
         let context = PluginFactoryContext(properties: properties, driver: driver, logger: logger)
-        let plugins = try codes.map { try factory(for: $0).make(context) }
+        let plugins = try codes.map { code in
+            let factory = try factory(for: code)
+            for property in factory.properties { try property.validate(in: properties) }
+            return try factory.make(context)
+        }
         return DynamicPluginChain(plugins)
     }
 

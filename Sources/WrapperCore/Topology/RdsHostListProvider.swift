@@ -65,6 +65,13 @@ extension PluginService {
         guard dialect.topology != nil, let initialHost = staticProvider.hosts.first else { return staticProvider }
         let pattern: InstanceHostPattern? = try properties.value(InstanceHostPattern.property).map(InstanceHostPattern.init)
             ?? RdsURL.instanceHostPattern(of: initialHost.host).flatMap { try? InstanceHostPattern($0) }
+        // Without a pattern the instances' names would be the raw topology ids: credentials would
+        // go to whatever those resolve to. The JDBC wrapper refuses the same way.
+        guard let pattern else {
+            throw WrapperError(
+                .missingProperty,
+                "\(initialHost.host) is an IP address or not an RDS name, so the cluster's instance host names cannot be derived from it: set cluster_instance_host_pattern (for example ?.db.example.com or ?.db.example.com:5432).")
+        }
         var monitoringProperties = properties.overridden(byPrefix: "topology-monitoring-")
         // Monitoring connections give up after 5 s unless told otherwise.
         for key in ["connect_timeout", "socket_timeout"] where monitoringProperties[key] == nil {

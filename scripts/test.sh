@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-prerequisites.sh
+# The lab's preparation may install server headers, which can upgrade the server package: it runs
+# before any server starts, so no running server sees its libraries (plpgsql) replaced underneath it.
+scripts/cluster-lab.sh prepare >/dev/null
 scripts/db-servers.sh start
 trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true; scripts/aws-mock.sh stop || true; scripts/db-servers.sh stop' EXIT
 scripts/aws-mock.sh start
-scripts/cluster-lab.sh prepare >/dev/null
 eval "$(scripts/db-servers.sh env)"
 eval "$(scripts/aws-mock.sh env)"
 

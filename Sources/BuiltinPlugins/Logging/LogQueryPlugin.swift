@@ -39,11 +39,15 @@ public struct LogQueryPlugin: Plugin {
     public var subscribedMethods: PluginMethods { [.cursorExecute, .cursorExecuteMany] }
 
     public func execute(_ call: MethodCall, service: PluginService, next: ExecuteNext) throws -> CallResult {
+        // A statement that sets a password is logged with the password masked, and without binds.
+        let text = SecretRedactor.redactStatement(call.sql)
         var metadata: Logger.Metadata = [
-            "db.query.text": "\(call.sql)", "db.system.name": "\(service.driver.code)",
+            "db.query.text": "\(text)", "db.system.name": "\(service.driver.code)",
             "server.address": "\(service.currentHostInfo?.hostAndPort ?? "?")",
         ]
-        if includeBinds { metadata["db.query.parameters"] = .array(call.binds.map { .string($0.description) }) }
+        if includeBinds {
+            metadata["db.query.parameters"] = text == call.sql ? .array(call.binds.map { .string($0.description) }) : "***"
+        }
         service.logger.log(level: level, "Executing query", metadata: metadata)
         return try next(call, service)
     }

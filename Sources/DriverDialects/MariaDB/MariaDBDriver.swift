@@ -249,7 +249,10 @@ public struct MariaDBDriver: DriverDialect {
             message = String(cString: mysql_error(connection.handle))
         }
         let redacted = SecretRedactor.redact(message)
-        let classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: redacted)
+        var classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: redacted)
+        // A client error number (2000-2999) on a socket the library still holds came from the server
+        // (a SIGNAL ... SET MYSQL_ERRNO): Connector/C closes the socket when it loses the connection.
+        if (2000...2999).contains(number), mysql_get_socket(connection.handle) != -1 { classification = [] }
         var code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
@@ -328,8 +331,8 @@ public struct MariaDBDriver: DriverDialect {
         case .network, .timeout: return .network
         case .login: return .login
         case .readOnly: return .readOnly
-        default:
-            return MySQLErrorClassifier.classify(errorNumber: error.driverCode ?? 0, sqlState: error.sqlState, message: error.message)
+        // The code was settled when the error was made, with what only the live connection knew.
+        default: return []
         }
     }
 

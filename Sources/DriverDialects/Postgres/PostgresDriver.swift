@@ -302,8 +302,12 @@ public struct PostgresDriver: DriverDialect {
         var message = field("M") ?? String(cString: PQresultErrorMessage(result))
         if let detail = field("D") { message += " (\(detail))" }
         message = SecretRedactor.redact(message)
-        let classification = sqlState.map(PostgresErrorClassifier.classify(sqlState:))
-            ?? PostgresErrorClassifier.classifyClientError(connectionBad: PQstatus(connection.handle) == CONNECTION_BAD)
+        let connectionBad = PQstatus(connection.handle) == CONNECTION_BAD
+        var classification = sqlState.map(PostgresErrorClassifier.classify(sqlState:))
+            ?? PostgresErrorClassifier.classifyClientError(connectionBad: connectionBad)
+        // A connection-class state at ERROR severity on a live connection ended one statement (a
+        // user's RAISE ... USING ERRCODE = '08006'): the server ends a session with FATAL or PANIC.
+        if classification.contains(.network), field("V") == "ERROR", !connectionBad { classification = [] }
         let code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver
@@ -392,7 +396,8 @@ public struct PostgresDriver: DriverDialect {
         case .network, .timeout: return .network
         case .login: return .login
         case .readOnly: return .readOnly
-        default: return error.sqlState.map(PostgresErrorClassifier.classify(sqlState:)) ?? []
+        // The code was settled when the error was made, with what only the live connection knew.
+        default: return []
         }
     }
 

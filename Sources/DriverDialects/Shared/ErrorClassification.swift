@@ -61,12 +61,16 @@ public enum MySQLErrorClassifier {
     public static let loginErrorNumbers: Set<Int> = [1044, 1045, 1698, 1862]
     /// Server errors of a write on a read-only server or transaction.
     public static let readOnlyErrorNumbers: Set<Int> = [1792, 1836]
+    /// ER_SIGNAL_WARN and ER_SIGNAL_EXCEPTION: raised by a user's SIGNAL or RESIGNAL.
+    public static let signalErrorNumbers: Set<Int> = [1642, 1643, 1644]
     /// ER_OPTION_PREVENTS_STATEMENT: "The server is running with the %s option so it cannot execute this statement".
     public static let optionPreventsStatement = 1290
 
     /// Classifies an error number and SQLSTATE. `message` is read for error 1290 only, to learn
     /// which server option refused the statement.
     public static func classify(errorNumber: Int, sqlState: String?, message: String) -> ErrorClassification {
+        // A SIGNAL without MYSQL_ERRNO: the user's own error, whatever SQLSTATE it names.
+        if signalErrorNumbers.contains(errorNumber) { return [] }
         if loginErrorNumbers.contains(errorNumber) || sqlState == "28000" { return .login }
         if readOnlyErrorNumbers.contains(errorNumber) { return .readOnly }
         if errorNumber == optionPreventsStatement, refusingOption(in: message).map(readOnlyOptions.contains) == true {

@@ -159,8 +159,11 @@ private struct ByteSet {
     static let signedQueryStops = ByteSet(" \t\n\r\u{0B}\u{0C}&\"'<>")
     /// Where an unquoted SQL word (`IDENTIFIED BY word`, a plugin name) ends.
     static let sqlStops = ByteSet(" \t\n\r\u{0B}\u{0C};)")
-    /// Where an unquoted user or host name of `SET PASSWORD FOR` ends.
-    static let accountStops = ByteSet(" \t\n\r\u{0B}\u{0C}@=;")
+    /// The bytes of an authentication plugin's name.
+    static let pluginName = ByteSet(identifierBytes)
+    /// The bytes of a user or host name in `SET PASSWORD FOR user@host` (`%` is a host wildcard).
+    static let accountName = ByteSet(identifierBytes + ".%")
+    static let identifierBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
     /// Where a `Bearer` token ends.
     static let bearerStops = ByteSet(" \t\n\r\u{0B}\u{0C}\"'")
 }
@@ -179,6 +182,9 @@ private struct RedactionScanner {
     /// The URL rule's cache: the end of the whitespace-delimited word being read, and its last `@`.
     private var wordEnd = -1
     private var lastAt = -1
+    /// A URL password to mask once the scan reaches it (`.max`: none).
+    private var pendingStart = Int.max
+    private var pendingEnd = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -197,14 +203,19 @@ private struct RedactionScanner {
         // A token may start here even when the byte before (already masked) is a letter.
         var boundary = 0
         while index < count {
+            // The URL rule's mask is applied when the scan reaches it: the user name before it is read
+            // like any other text (it may hold `password=`), and the password itself is skipped.
+            if index >= pendingStart {
+                mask(pendingStart, pendingEnd)
+                index = max(index, pendingEnd)
+                boundary = index
+                pendingStart = .max
+                continue
+            }
             let byte = bytes[index]
             if byte == .colon, index + 2 < count, bytes[index + 1] == .slash, bytes[index + 2] == .slash {
-                if let next = urlPassword(schemeEnd: index) {
-                    index = next
-                    boundary = next
-                } else {
-                    index += 3
-                }
+                urlPassword(schemeEnd: index)
+                index += 3
             } else if isIdentifier(byte), index == boundary || !isIdentifier(bytes[index - 1]) {
                 let end = identifierEnd(from: index)
                 if let next = token(index, end) {
@@ -217,6 +228,7 @@ private struct RedactionScanner {
                 index += 1
             }
         }
+        if pendingStart != .max { mask(pendingStart, pendingEnd) }
     }
 
     // MARK: Rules
@@ -238,8 +250,9 @@ private struct RedactionScanner {
         return sensitiveValue(kind, keyStart: start, keyEnd: end)
     }
 
-    /// `scheme://user:password@host`: masks from the first `:` after `://` to the last `@` of the word.
-    mutating func urlPassword(schemeEnd colon: Int) -> Int? {
+    /// `scheme://user:password@host`: from the first `:` after `://` to the last `@` of the word, masked
+    /// when the scan gets there.
+    mutating func urlPassword(schemeEnd colon: Int) {
         // Words never overlap, so each byte is looked at here once however many `://` a word holds.
         if colon >= wordEnd {
             var index = colon
@@ -251,13 +264,14 @@ private struct RedactionScanner {
             wordEnd = index
             lastAt = at
         }
-        guard lastAt > colon + 2 else { return nil }
-        // Stops at the next `://` at the latest (it holds a colon), so these searches do not overlap.
+        guard lastAt > colon + 2 else { return }
+        // Stops at the next `://` at the latest (it holds a colon), so these searches do not overlap,
+        // and no other `://` is met before the pending mask is applied.
         var separator = colon + 3
         while separator < lastAt, bytes[separator] != .colon { separator += 1 }
-        guard separator < lastAt else { return nil }
-        mask(separator + 1, lastAt)
-        return lastAt
+        guard separator < lastAt else { return }
+        pendingStart = separator + 1
+        pendingEnd = lastAt
     }
 
     /// The value after a sensitive key, in whichever notation it is written.
@@ -374,10 +388,8 @@ private struct RedactionScanner {
         while true {
             index = skipWhitespace(from: cursor)
             guard index > cursor, index < count else { return resume }
-            // Plugin names are short: a bounded look at a quoted one keeps this rule's look-ahead bounded.
-            let pluginEnd = isQuote(bytes[index])
-                ? quotedEnd(index, doubling: true, limit: index + 256).end
-                : unquotedEnd(index, .sqlStops, parentheses: false)
+            // A plugin name is a word, maybe quoted: nothing skipped here could hold a secret of its own.
+            guard let pluginEnd = nameEnd(from: index, allowing: .pluginName) else { return resume }
             index = skipWhitespace(from: pluginEnd)
             guard index > pluginEnd,
                 let verb = keyword(at: index, "by") ?? keyword(at: index, "as") ?? keyword(at: index, "using"),
@@ -416,11 +428,16 @@ private struct RedactionScanner {
         guard index > setEnd, let password = keyword(at: index, "password") else { return nil }
         index = skipWhitespace(from: password)
         guard index > password, let forEnd = keyword(at: index, "for") else { return nil }
-        // The account: user, 'user', user@host or 'user'@'host' (quoted parts are short, so bounded).
+        // The account: user, 'user', user@host or 'user'@'host', made of name characters only, so that
+        // nothing skipped could hold a secret of its own.
         index = skipWhitespace(from: forEnd)
         guard index > forEnd, index < count else { return nil }
-        index = accountPartEnd(from: index)
-        if index < count, bytes[index] == .at { index = accountPartEnd(from: index + 1) }
+        guard let user = nameEnd(from: index, allowing: .accountName) else { return nil }
+        index = user
+        if index < count, bytes[index] == .at {
+            guard let host = nameEnd(from: index + 1, allowing: .accountName) else { return nil }
+            index = host
+        }
         index = skipWhitespace(from: index)
         guard index < count, bytes[index] == .equals else { return nil }
         let value = skipWhitespace(from: index + 1)
@@ -433,11 +450,22 @@ private struct RedactionScanner {
         return end
     }
 
-    /// The end of a user or host name of an account: quoted, or up to whitespace, `@` or `=`.
-    func accountPartEnd(from start: Int) -> Int {
-        guard start < count else { return start }
-        if isQuote(bytes[start]) { return quotedEnd(start, doubling: true, limit: start + 256).end }
-        return unquotedEnd(start, .accountStops, parentheses: false)
+    /// The end of a non-empty name made of `allowed` bytes, bare or quoted with `'`, `"` or a backtick
+    /// (a quoted name may also hold `:`, as in `'::1'`); `nil` when there is none.
+    func nameEnd(from start: Int, allowing allowed: ByteSet) -> Int? {
+        guard start < count else { return nil }
+        let open = bytes[start]
+        guard isQuote(open) || open == .backtick else {
+            var index = start
+            while index < count, allowed.contains(bytes[index]) { index += 1 }
+            return index > start ? index : nil
+        }
+        // Names are short: a bounded look keeps the rule's look-ahead bounded.
+        let limit = min(count, start + 256)
+        var index = start + 1
+        while index < limit, allowed.contains(bytes[index]) || bytes[index] == .colon { index += 1 }
+        guard index < limit, index > start + 1, bytes[index] == open else { return nil }
+        return index + 1
     }
 
     /// `Bearer <token>`: the token up to whitespace or a quote.
@@ -506,6 +534,11 @@ private struct RedactionScanner {
     mutating func mask(_ start: Int, _ end: Int) {
         let start = max(start, copied)
         guard end > start else { return }
+        // Overlapping rules (a URL whose user name holds `password=`) give one mask, not `******`.
+        if masked, start == copied {
+            copied = end
+            return
+        }
         if !masked {
             output.reserveCapacity(count)
             masked = true
@@ -678,5 +711,6 @@ extension UInt8 {
     fileprivate static var underscore: UInt8 { 0x5F }
     fileprivate static var backslash: UInt8 { 0x5C }
     fileprivate static var closeBracket: UInt8 { 0x5D }
+    fileprivate static var backtick: UInt8 { 0x60 }
     fileprivate static var openBrace: UInt8 { 0x7B }
 }

@@ -314,3 +314,39 @@ extension ClusterLabTests {
         try? connection.close()
     }
 }
+
+extension ClusterLabTests {
+    @Test("strict_writer: statement errors that mention read-only or connections reach the caller as themselves", arguments: Engine.allCases)
+    func statementErrorsDoNotFailOver(engine: Engine) throws {
+        let registry = Lab.registry()
+        defer { registry.runtime.shutdown() }
+        let connection = try Self.openDefault(engine, registry, "&failover_mode=strict_writer")
+        defer { try? connection.close() }
+        let writer = connection.currentHost
+        let table = try Self.table(connection)
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (1, \("read_only"))")
+        // Duplicate key on a value that reads like a read-only error (MySQL 1062, PostgreSQL 23505).
+        try connection.execute("CREATE UNIQUE INDEX \(unsafeSQL: table)_v ON \(unsafeSQL: table) (v)")
+        let duplicate = try #require(throws: WrapperError.self) {
+            try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (2, \("read_only"))")
+        }
+        #expect(duplicate.code == .driver, "\(duplicate)")
+        if engine == .postgres {
+            for state in ["XX000", "53200", "08006", "57P01"] {
+                let raised = try #require(throws: WrapperError.self) {
+                    try connection.execute(unsafeSQL: "DO $$ BEGIN RAISE EXCEPTION 'read-only connection lost' USING ERRCODE = '\(state)'; END $$")
+                }
+                #expect(raised.code == .driver, "\(raised)")
+                #expect(raised.sqlState == state)
+            }
+        } else {
+            let signal = try #require(throws: WrapperError.self) {
+                try connection.execute(unsafeSQL: "BEGIN NOT ATOMIC SIGNAL SQLSTATE '08S01' SET MESSAGE_TEXT = 'read_only --read-only'; END")
+            }
+            #expect(signal.code == .driver, "\(signal)")
+        }
+        // No failover happened: the same writer, the same data.
+        #expect(connection.currentHost == writer)
+        #expect(try Self.count(connection, table) == 1)
+    }
+}

@@ -3,6 +3,8 @@
 # time on one-megabyte adversarial inputs (-O build, each under 50 ms).
 #
 #   scripts/fuzz.sh [seconds]     seconds of fuzzing per target (default 60)
+#   FUZZ_KEEP_GOING=1 scripts/fuzz.sh [seconds]
+#                                 keep fuzzing after a finding (libFuzzer's fork mode) and list them all
 #
 # Each target is built with swiftc from the few source files it needs (no package build), in a
 # temporary directory. The seed corpora are Fuzz/Corpus/<Target>/ (read only: new inputs go to the
@@ -98,19 +100,26 @@ for target in RedactorFuzz ConnectionStringFuzz; do
     mkdir -p "$build/corpus-$target"
     dictionary=()
     [ -f "Fuzz/Dictionaries/$target.dict" ] && dictionary=(-dict="Fuzz/Dictionaries/$target.dict")
+    mode=()
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     echo "== $target: fuzzing for $seconds s"
     set +e
     "$build/$target" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len="$(max_len "$target")" \
-        -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "${dictionary[@]}" \
+        -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "${dictionary[@]}" "${mode[@]}" \
         "$build/corpus-$target" "Fuzz/Corpus/$target" >"$build/$target.out" 2>&1
     result=$?
     set -e
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs)' "$build/$target.out" || true
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs)' "$build/$target.out" || true
+    # Fork mode reports progress as "#<runs> ... exec/s" lines and returns 0 after its findings.
+    grep -E '^#[0-9]+: .*exec/s' "$build/$target.out" | tail -n 1 || true
+    if [ "$result" -eq 0 ] && ls "$artifacts/$target-"* >/dev/null 2>&1; then result=1; fi
     if [ "$result" -ne 0 ]; then
         status=1
         echo "== $target FAILED (exit $result):"
-        grep -E 'Fatal error|ERROR: |SUMMARY: |==[0-9]+==' "$build/$target.out" | head -n 20
-        for finding in "$artifacts/$target-"*; do
+        grep -E 'Fatal error|ERROR: |SUMMARY: ' "$build/$target.out" | sort | uniq -c | sort -rn | head -n 20
+        findings=("$artifacts/$target-"*)
+        echo "-- ${#findings[@]} input(s) kept; the first ten:"
+        for finding in "${findings[@]:0:10}"; do
             [ -e "$finding" ] || continue
             echo "-- input $finding (text, then hex):"
             cat -v "$finding" | head -c 4000

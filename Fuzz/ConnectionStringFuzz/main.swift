@@ -10,7 +10,7 @@
 //    `<pre>` has no quote or backslash and does not end with `=` (so it cannot take the pair in);
 // 3. a URL `scheme://host/path?<pre>&password=<a>SENTINELPW<b>&<post>` (no `@` anywhere, no `&` in
 //    the value).
-// Checked: no crash; no parse over 10 ms of CPU time; in forms 1-3 (when no part holds SENTINELPW
+// Checked: no crash; no parse over 10 ms of CPU time (three times in a row); in forms 1-3 (when no part holds SENTINELPW
 // itself) SENTINELPW appears in no error description or message, no Properties description, debug
 // description or dump, and no error of `hosts(defaultPort:)`; in every form, on success, no value of a
 // sensitive key appears in the description unless the non-sensitive entries show it too.
@@ -98,9 +98,15 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     if sentinelIsPassword, occurrences(of: sentinel, in: input) != 1 { sentinelIsPassword = false }
 
     var shown: [String] = []
-    let begin = threadCPUNanoseconds()
+    var begin = threadCPUNanoseconds()
     let result = Result { try ConnectionString(parsing: input) }
-    let elapsed = threadCPUNanoseconds() - begin
+    var elapsed = threadCPUNanoseconds() - begin
+    // A page fault or an allocator's sweep can stall one call: only a call slow three times is slow.
+    for _ in 0..<2 where elapsed > 10_000_000 {
+        begin = threadCPUNanoseconds()
+        _ = try? ConnectionString(parsing: input)
+        elapsed = min(elapsed, threadCPUNanoseconds() - begin)
+    }
     if elapsed > 10_000_000 {
         fatalError("parsing took \(elapsed / 1000) µs of CPU on \(input.utf8.count) bytes: \(input.debugDescription)")
     }

@@ -1,8 +1,8 @@
 // libFuzzer target for SecretRedactor.redact (built and run by scripts/fuzz.sh).
 //
 // Checked on every input:
-// - no crash, and no call over 10 ms of CPU time (inputs are at most a few kilobytes, so a slow
-//   call means the pass is no longer linear);
+// - no crash, and no call over 10 ms of CPU time, three times in a row (inputs are at most 16 KB, so a
+//   slow call means the pass is no longer linear);
 // - the output is the input with some non-empty ranges replaced by `***`: split at `***`, its pieces
 //   are found in the input in order with a gap between them, the first at its start, the last at its end
 //   (masks start after a byte that is not `*` and end before one, so `*` in the input cannot confuse this);
@@ -45,9 +45,15 @@ func lowercasedASCII(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte |
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let text = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
-    let begin = threadCPUNanoseconds()
+    var begin = threadCPUNanoseconds()
     let redacted = SecretRedactor.redact(text)
-    let elapsed = threadCPUNanoseconds() - begin
+    var elapsed = threadCPUNanoseconds() - begin
+    // A page fault or an allocator's sweep can stall one call: only a call slow three times is slow.
+    for _ in 0..<2 where elapsed > 10_000_000 {
+        begin = threadCPUNanoseconds()
+        _ = SecretRedactor.redact(text)
+        elapsed = min(elapsed, threadCPUNanoseconds() - begin)
+    }
     if elapsed > 10_000_000 {
         fatalError("redact took \(elapsed / 1000) µs of CPU on \(text.utf8.count) bytes")
     }

@@ -193,3 +193,36 @@ struct ClusterLabTests {
         #expect(hosts.filter { $0.role == .reader }.count == 2)
     }
 }
+
+extension ClusterLabTests {
+    @Test("a topology monitor ends after its last connection, even with aurora_connection_tracker listening", arguments: Engine.allCases)
+    func monitorsEnd(engine: Engine) throws {
+        let registry = Lab.registry(topologyMonitorDisposal: .seconds(1))
+        defer { registry.runtime.shutdown() }
+        let url = engine.url("plugins=aurora_connection_tracker,failover_v2&topology_refresh_ms=200")
+        let first = try WrapperConnection.open(url, driver: engine.driver, registry: registry)
+        let second = try WrapperConnection.open(url, driver: engine.driver, registry: registry)
+        let monitor = try #require((first.service.hostListProvider as? RdsHostListProvider)?.monitor)
+        #expect((second.service.hostListProvider as? RdsHostListProvider)?.monitor === monitor)
+        #expect(registry.runtime.topologyMonitors.count == 1)
+        try first.close()
+        // Still used by the second connection: it keeps running past the disposal time.
+        let used = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < used, !monitor.isStopped { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!monitor.isStopped)
+        try second.close()
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline, !monitor.isStopped { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(monitor.isStopped, "the monitor outlived its last connection")
+        #expect(registry.runtime.topologyMonitors.count == 0)
+        // The next connection gets a running monitor of its own.
+        let third = try WrapperConnection.open(url, driver: engine.driver, registry: registry)
+        defer { try? third.close() }
+        let next = try #require((third.service.hostListProvider as? RdsHostListProvider)?.monitor)
+        #expect(next !== monitor)
+        #expect(!next.isStopped)
+        let read = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < read, next.hosts.count < 2 { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(next.hosts.count >= 2, "the new monitor reads the topology")
+    }
+}

@@ -350,3 +350,29 @@ extension ClusterLabTests {
         #expect(try Self.count(connection, table) == 1)
     }
 }
+
+extension ClusterLabTests {
+    @Test("the wrapper's own queries end at auxiliary_query_timeout_sec on a frozen server, whatever socket_timeout says", arguments: Engine.allCases)
+    func auxiliaryDeadline(engine: Engine) throws {
+        let node = engine == .postgres ? "pg-2" : "my-2"
+        let host = engine == .postgres ? Lab.pgHost(2) : Lab.myHost(2)
+        let url = engine == .postgres
+            ? Lab.pgURL(host: host, "plugins=&socket_timeout=600&auxiliary_query_timeout_sec=1")
+            : Lab.myURL(host: host, "plugins=&socket_timeout=600&auxiliary_query_timeout_sec=1")
+        let connection = try WrapperConnection.open(url, driver: engine.driver, registry: Lab.registry())
+        defer { try? connection.close() }
+        let physical = try #require(connection.service.currentConnection)
+        try Lab.run("freeze", node)
+        defer { _ = try? Lab.run("thaw", node) }
+        let start = ContinuousClock.now
+        let error = try #require(throws: WrapperError.self) { try connection.service.driver.query("SELECT 1", on: physical) }
+        let elapsed = ContinuousClock.now - start
+        #expect(error.code == .timeout, "\(error)")
+        #expect(error.message.contains("auxiliary_query_timeout_sec"))
+        // One second of deadline; the rest is margin for a loaded machine, far below socket_timeout.
+        #expect(elapsed < .seconds(10), "\(elapsed)")
+        // The timed-out connection was given up: it answers nothing more, at once.
+        let after = try #require(throws: WrapperError.self) { try connection.service.driver.query("SELECT 1", on: physical) }
+        #expect(after.code == .network, "\(after)")
+    }
+}

@@ -35,8 +35,9 @@ enum Lab {
     }
 
     /// A registry on its own runtime, so each test has its own monitors.
-    static func registry() -> PluginRegistry {
-        let registry = PluginRegistry(runtime: runtime())
+    static func registry(topologyMonitorDisposal: Duration = .seconds(900)) -> PluginRegistry {
+        let registry = PluginRegistry(
+            runtime: WrapperRuntime(resolver: FileResolver(path: hostsFile), topologyMonitorDisposal: topologyMonitorDisposal))
         for factory in BuiltinPluginFactories.make() + TopologyPluginFactories.make() + FailoverPluginFactories.make()
             + AuthPluginFactories.make()
         {

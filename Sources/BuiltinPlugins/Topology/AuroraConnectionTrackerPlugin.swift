@@ -13,9 +13,16 @@ public final class OpenedConnectionTracker: Sendable {
         }
     }
 
+    private final class WeakMonitor: @unchecked Sendable {
+        weak var monitor: ClusterTopologyMonitor?
+        init(_ monitor: ClusterTopologyMonitor) { self.monitor = monitor }
+    }
+
     private struct State {
         var byHost: [String: [WeakConnection]] = [:]
-        var monitors: Set<ObjectIdentifier> = []
+        /// Monitors listened to, held weakly: a retired monitor goes away with its listener, and a
+        /// new one at the same address is not mistaken for it.
+        var monitors: [ObjectIdentifier: WeakMonitor] = [:]
         /// The writer each watched monitor last reported.
         var writers: [ObjectIdentifier: String] = [:]
     }
@@ -61,12 +68,18 @@ public final class OpenedConnectionTracker: Sendable {
     func watch(_ monitor: ClusterTopologyMonitor) {
         let id = ObjectIdentifier(monitor)
         let isNew = state.withLock { state -> Bool in
-            guard state.monitors.insert(id).inserted else { return false }
+            for (key, entry) in state.monitors where entry.monitor == nil {
+                state.monitors[key] = nil
+                state.writers[key] = nil
+            }
+            guard state.monitors[id]?.monitor !== monitor else { return false }
+            state.monitors[id] = WeakMonitor(monitor)
             state.writers[id] = monitor.hosts.first { $0.role == .writer }?.hostAndPort
             return true
         }
         guard isNew else { return }
-        _ = monitor.addListener { [weak self] changes, hosts in
+        // Listening does not keep the monitor alive: it ends when its last connection is gone.
+        _ = monitor.addListener(keepsAlive: false) { [weak self] changes, hosts in
             guard let self else { return }
             var demoted = Set(changes.filter { $0.value.contains(.convertedToReader) }.map { String($0.key.dropLast()) })
             // A writer that vanished from the topology, or was replaced while frozen, is as gone

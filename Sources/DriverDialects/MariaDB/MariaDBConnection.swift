@@ -11,14 +11,21 @@ public final class MariaDBConnection: DriverConnection, @unchecked Sendable {
     let handle: UnsafeMutablePointer<MYSQL>
     let host: HostInfo
     let statementTimeout: Double?
+    /// The deadline of the wrapper's own statements: `auxiliary_query_timeout_sec`, or a shorter `socket_timeout`.
+    let auxiliaryTimeout: Double
     /// The socket, read once after connecting.
     let socket: Int32
     private let lifecycle: HandleLifecycle
     /// The user and database the connection logged in with.
     public let identity: ConnectionIdentity?
 
-    init(handle: UnsafeMutablePointer<MYSQL>, host: HostInfo, statementTimeout: Double?, identity: ConnectionIdentity?) {
+    init(
+        handle: UnsafeMutablePointer<MYSQL>, host: HostInfo, statementTimeout: Double?, auxiliaryTimeout: Double,
+        identity: ConnectionIdentity?
+    ) {
         self.handle = handle
+        // A shorter socket_timeout still applies (fast_failover's monitors rely on it).
+        self.auxiliaryTimeout = min(auxiliaryTimeout, statementTimeout.flatMap { $0 > 0 ? $0 : nil } ?? auxiliaryTimeout)
         self.identity = identity
         self.host = host
         self.statementTimeout = statementTimeout

@@ -43,11 +43,16 @@ public struct MariaDBDriver: DriverDialect {
             let database = try properties.value(WrapperProperties.database)
             let port = UInt32(try host.connectPort(default: defaultPort))
             let address = properties[PluginService.resolvedAddressKey] ?? host.host
-            guard mysql_real_connect(handle, address, user, password, database, port, nil, 0) != nil else {
-                throw connectError(handle, host)
+            let deadline = SocketWait.deadline(after: try WrapperProperties.connectDeadlineSeconds(properties))
+            // The library keeps these pointers until the connect completes: C copies that outlive it.
+            let strings = [address, user, password, database].map { $0.map { strdup($0) } }
+            defer { strings.forEach { $0.map { free($0) } } }
+            try connectWithin(deadline, handle, host: host) { result in
+                mysql_real_connect_start(&result, handle, strings[0] ?? nil, strings[1] ?? nil, strings[2] ?? nil, strings[3] ?? nil, port, nil, 0)
             }
             let connection = MariaDBConnection(
                 handle: handle, host: host, statementTimeout: try properties.value(WrapperProperties.socketTimeout),
+                auxiliaryTimeout: Double(try properties.value(WrapperProperties.auxiliaryQueryTimeoutSec)),
                 identity: user.map { ConnectionIdentity(user: $0, database: database) })
             try applyKeepalive(connection.socket, properties)
             return connection
@@ -57,15 +62,35 @@ public struct MariaDBDriver: DriverDialect {
         }
     }
 
+    /// Connects with Connector/C's non-blocking API, waiting on the socket under the wrapper's own
+    /// deadline: `mysql_real_connect` alone would block a frozen server's connect for as long as
+    /// the kernel retries, and its own timeout counts whole seconds per phase.
+    private func connectWithin(
+        _ deadline: ContinuousClock.Instant?, _ handle: UnsafeMutablePointer<MYSQL>, host: HostInfo,
+        start: (inout UnsafeMutablePointer<MYSQL>?) -> Int32
+    ) throws {
+        var result: UnsafeMutablePointer<MYSQL>?
+        var status = start(&result)
+        while status != 0 {
+            let events = try SocketWait.waitForLibrary(
+                Int32(mysql_get_socket(handle)), status: status, libraryTimeoutMs: Int(mysql_get_timeout_value_ms(handle)),
+                until: deadline, what: "Connecting to \(host.hostAndPort)")
+            status = mysql_real_connect_cont(&result, handle, events)
+        }
+        guard result != nil else { throw connectError(handle, host) }
+    }
+
     private func configure(_ handle: UnsafeMutablePointer<MYSQL>, _ properties: Properties) throws {
         // Whole seconds, rounded up; 0 means no timeout.
         func seconds(_ value: Double?) -> UInt32? {
             guard let value, value > 0 else { return nil }
             return UInt32(clamping: Int(value.rounded(.up)))
         }
-        if var timeout = seconds(try properties.value(WrapperProperties.connectTimeout)) {
+        // The wrapper bounds the whole connect itself (connectWithin); the library's own limit is a floor.
+        if var timeout = seconds(try WrapperProperties.connectDeadlineSeconds(properties)) {
             mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         }
+        mysql_options(handle, MYSQL_OPT_NONBLOCK, nil)
         if var timeout = seconds(try properties.value(WrapperProperties.socketTimeout)) {
             mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &timeout)
             mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout)
@@ -225,6 +250,71 @@ public struct MariaDBDriver: DriverDialect {
         return result
     }
 
+    public func auxiliaryQuery(_ sql: String, on driverConnection: any DriverConnection) throws -> QueryResult {
+        try runAuxiliary(try own(driverConnection), sql)
+    }
+
+    /// Runs one of the wrapper's own text statements with Connector/C's non-blocking API under
+    /// `auxiliary_query_timeout_sec` for the whole statement: a server that accepts and then freezes
+    /// cannot hold a failover or a monitor past it. On timeout the connection is aborted.
+    func runAuxiliary(_ connection: MariaDBConnection, _ sql: String) throws -> QueryResult {
+        if connection.wasAborted { throw abortedError(connection) }
+        let handle = connection.handle
+        let deadline = SocketWait.deadline(after: connection.auxiliaryTimeout)
+        func wait(_ status: Int32) throws -> Int32 {
+            do {
+                return try SocketWait.waitForLibrary(
+                    Int32(mysql_get_socket(handle)), status: status, libraryTimeoutMs: Int(mysql_get_timeout_value_ms(handle)),
+                    until: deadline, what: "The wrapper's query")
+            } catch let error as WrapperError where error.code == .timeout {
+                connection.abort()
+                throw WrapperError(
+                    .timeout, "The server did not answer within auxiliary_query_timeout_sec (\(connection.auxiliaryTimeout) s); the connection was closed.")
+            }
+        }
+        var failed: Int32 = 0
+        let bytes = Array(sql.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            try buffer.withMemoryRebound(to: CChar.self) { text in
+                var status = mysql_real_query_start(&failed, handle, text.baseAddress, UInt(text.count))
+                while status != 0 { status = mysql_real_query_cont(&failed, handle, try wait(status)) }
+            }
+        }
+        try check(connection, failed == 0)
+        func storeResult() throws -> UnsafeMutablePointer<MYSQL_RES>? {
+            var set: UnsafeMutablePointer<MYSQL_RES>?
+            var status = mysql_store_result_start(&set, handle)
+            while status != 0 { status = mysql_store_result_cont(&set, handle, try wait(status)) }
+            return set
+        }
+        var result = QueryResult()
+        if let set = try storeResult() {
+            defer { mysql_free_result(set) }
+            let count = Int(mysql_num_fields(set))
+            let fields = UnsafeBufferPointer(start: mysql_fetch_fields(set), count: count)
+            result.columns = fields.map { String(cString: $0.name) }
+            // A stored result is in memory: fetching does no I/O.
+            while let row = mysql_fetch_row(set), let lengths = mysql_fetch_lengths(set) {
+                result.rows.append((0..<count).map { index -> DatabaseValue in
+                    guard let cell = row[index] else { return .null }
+                    return MariaDBValues.decode(UnsafeRawBufferPointer(start: cell, count: Int(lengths[index])), field: fields[index])
+                })
+            }
+        } else {
+            try check(connection, mysql_field_count(handle) == 0)
+            result.affectedRows = Int(truncatingIfNeeded: mysql_affected_rows(handle))
+        }
+        // The wrapper's statements are single, but stay in sync whatever the server sends.
+        while mysql_more_results(handle) != 0 {
+            var next: Int32 = 0
+            var status = mysql_next_result_start(&next, handle)
+            while status != 0 { status = mysql_next_result_cont(&next, handle, try wait(status)) }
+            if next > 0 { throw failure(connection, statement: nil) }
+            if let extra = try storeResult() { mysql_free_result(extra) }
+        }
+        return result
+    }
+
     private func check(_ connection: MariaDBConnection, _ success: Bool) throws {
         if !success { throw failure(connection, statement: nil) }
     }
@@ -309,9 +399,9 @@ public struct MariaDBDriver: DriverDialect {
         case .autocommit(let on):
             try check(connection, mysql_autocommit(connection.handle, on ? 1 : 0) == 0)
         case .readOnly(let on):
-            _ = try run(connection, "SET SESSION TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [])
+            _ = try runAuxiliary(connection, "SET SESSION TRANSACTION \(on ? "READ ONLY" : "READ WRITE")")
         case .isolation(let level):
-            _ = try run(connection, "SET SESSION TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
+            _ = try runAuxiliary(connection, "SET SESSION TRANSACTION ISOLATION LEVEL \(level.rawValue)")
         case .schema(let schema):
             // No database selected (NULL) cannot be restored once one is: leave it.
             if !schema.isEmpty { try check(connection, mysql_select_db(connection.handle, schema) == 0) }
@@ -319,7 +409,7 @@ public struct MariaDBDriver: DriverDialect {
     }
 
     private func scalar(_ connection: MariaDBConnection, _ sql: String) throws -> String {
-        guard let value = try run(connection, sql, []).rows.first?.first else {
+        guard let value = try runAuxiliary(connection, sql).rows.first?.first else {
             throw WrapperError(.driver, "'\(sql)' returned no value.")
         }
         return value.isNull ? "" : value.description

@@ -13,14 +13,18 @@ public final class PostgresConnection: DriverConnection, @unchecked Sendable {
     /// Emulated autocommit: libpq has none, so `BEGIN` is sent before the first statement when off.
     var autocommit = true
     let statementTimeout: Double?
+    /// The deadline of the wrapper's own statements: `auxiliary_query_timeout_sec`, or a shorter `socket_timeout`.
+    let auxiliaryTimeout: Double
     /// The socket, read once after connecting (it does not change afterwards).
     let socket: Int32
     private let lifecycle: HandleLifecycle
     /// libpq's own record of the user and database it logged in with.
     public let identity: ConnectionIdentity?
 
-    init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?) {
+    init(handle: OpaquePointer, host: HostInfo, statementTimeout: Double?, auxiliaryTimeout: Double) {
         self.handle = handle
+        // A shorter socket_timeout still applies (fast_failover's monitors rely on it).
+        self.auxiliaryTimeout = min(auxiliaryTimeout, statementTimeout.flatMap { $0 > 0 ? $0 : nil } ?? auxiliaryTimeout)
         self.host = host
         self.statementTimeout = statementTimeout
         self.identity = PQuser(handle).map { ConnectionIdentity(user: String(cString: $0), database: PQdb(handle).map { String(cString: $0) }) }

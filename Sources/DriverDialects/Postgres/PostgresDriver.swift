@@ -70,8 +70,9 @@ public struct PostgresDriver: DriverDialect {
 
     public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
         let keywords = try connectionKeywords(host: host, properties: properties)
-        let deadline = SocketWait.deadline(after: try properties.value(WrapperProperties.connectTimeout))
+        let deadline = SocketWait.deadline(after: try WrapperProperties.connectDeadlineSeconds(properties))
         let statementTimeout = try properties.value(WrapperProperties.socketTimeout)
+        let auxiliaryTimeout = Double(try properties.value(WrapperProperties.auxiliaryQueryTimeoutSec))
         let handle = try withCStrings(keywords.map(\.0)) { keys in
             try withCStrings(keywords.map(\.1)) { values -> OpaquePointer in
                 guard let handle = PQconnectStartParams(keys, values, 0) else {
@@ -88,7 +89,7 @@ public struct PostgresDriver: DriverDialect {
         }
         // Non-blocking, so that sending a large statement to a frozen server also obeys the deadline.
         PQsetnonblocking(handle, 1)
-        return PostgresConnection(handle: handle, host: host, statementTimeout: statementTimeout)
+        return PostgresConnection(handle: handle, host: host, statementTimeout: statementTimeout, auxiliaryTimeout: auxiliaryTimeout)
     }
 
     private func completeConnect(_ handle: OpaquePointer, host: HostInfo, deadline: ContinuousClock.Instant?) throws {
@@ -188,8 +189,11 @@ public struct PostgresDriver: DriverDialect {
         }
     }
 
+    /// Runs a statement. `auxiliary` statements are the wrapper's own (session state, checks, the
+    /// dialects' and monitors' queries): they wait `auxiliary_query_timeout_sec` for the server, not
+    /// the user's `socket_timeout`, so a server that accepts and then freezes cannot hold them.
     func run(
-        _ connection: PostgresConnection, _ sql: String, _ binds: [DatabaseValue],
+        _ connection: PostgresConnection, _ sql: String, _ binds: [DatabaseValue], auxiliary: Bool = false,
         onRow: (([DatabaseValue]) throws -> Void)? = nil
     ) throws -> QueryResult {
         guard !connection.wasAborted else { throw abortedError(connection) }
@@ -205,15 +209,19 @@ public struct PostgresDriver: DriverDialect {
                 PQsendQueryParams(handle, sql, count, nil, values, lengths, formats, 0)
             }
         guard sent == 1 else { throw failure(connection, result: nil) }
-        // socket_timeout bounds each wait for the server, not the time the caller spends on rows.
+        let limit = auxiliary ? connection.auxiliaryTimeout : connection.statementTimeout
+        let deadline = SocketWait.deadline(after: limit)
         func waitForServer(_ direction: SocketWait.Direction) throws {
             do {
-                try SocketWait.wait(connection.socket, for: direction, until: SocketWait.deadline(after: connection.statementTimeout),
+                // Auxiliary statements have one deadline for the whole statement; user statements
+                // get socket_timeout for each wait, not for the time the caller spends on rows.
+                try SocketWait.wait(connection.socket, for: direction, until: auxiliary ? deadline : SocketWait.deadline(after: limit),
                                     what: "The statement")
             } catch let error as WrapperError where error.code == .timeout {
                 // The server may be gone: give up on the connection rather than block on a cancel request.
                 connection.abort()
-                throw WrapperError(.timeout, "The server did not answer within socket_timeout (\(connection.statementTimeout ?? 0) s); the connection was closed.")
+                let setting = auxiliary ? "auxiliary_query_timeout_sec" : "socket_timeout"
+                throw WrapperError(.timeout, "The server did not answer within \(setting) (\(limit ?? 0) s); the connection was closed.")
             }
         }
         while true {
@@ -361,13 +369,13 @@ public struct PostgresDriver: DriverDialect {
             connection.autocommit = on
         case .readOnly(let on):
             try requireNoTransaction(connection, "read-only")
-            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [])
+            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION \(on ? "READ ONLY" : "READ WRITE")", [], auxiliary: true)
         case .isolation(let level):
             try requireNoTransaction(connection, "the isolation level")
-            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL \(level.rawValue)", [])
+            _ = try run(connection, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL \(level.rawValue)", [], auxiliary: true)
         case .schema(let schema):
             try requireNoTransaction(connection, "the schema")
-            _ = try run(connection, "SELECT pg_catalog.set_config('search_path', $1, false)", [.text(quoteIdentifier(schema))])
+            _ = try run(connection, "SELECT pg_catalog.set_config('search_path', $1, false)", [.text(quoteIdentifier(schema))], auxiliary: true)
         }
     }
 
@@ -383,11 +391,15 @@ public struct PostgresDriver: DriverDialect {
     }
 
     private func scalar(_ connection: PostgresConnection, _ sql: String) throws -> String {
-        let result = try run(connection, sql, [])
+        let result = try run(connection, sql, [], auxiliary: true)
         guard let value = result.rows.first?.first else {
             throw WrapperError(.driver, "'\(sql)' returned no value.")
         }
         return value.isNull ? "" : value.description
+    }
+
+    public func auxiliaryQuery(_ sql: String, on driverConnection: any DriverConnection) throws -> QueryResult {
+        try run(try own(driverConnection), sql, [], auxiliary: true)
     }
 
     public func classify(_ error: any Error) -> ErrorClassification {

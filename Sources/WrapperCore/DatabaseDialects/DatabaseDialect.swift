@@ -51,9 +51,10 @@ public protocol TopologyQueries: Sendable {
 }
 
 extension DriverDialect {
-    /// Runs an auxiliary query on a driver connection, outside the plugin chain.
+    /// Runs an auxiliary query on a driver connection, outside the plugin chain, under the
+    /// driver's deadline for the wrapper's own queries (``DriverDialect/auxiliaryQuery(_:on:)``).
     public func query(_ sql: String, on connection: any DriverConnection) throws -> QueryResult {
-        try perform(MethodCall(.cursorExecute, sql: sql), on: connection).queryResult()
+        try auxiliaryQuery(sql, on: connection)
     }
 
     /// Runs an auxiliary query and reports whether it succeeded with at least one row.

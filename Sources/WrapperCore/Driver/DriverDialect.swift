@@ -78,6 +78,9 @@ public protocol DriverDialect: Sendable {
     func classify(_ error: any Error) -> ErrorClassification
     /// The placeholder of the bound parameter at `index` (1-based): `$1` for PostgreSQL, `?` for MySQL.
     func bindPlaceholder(at index: Int) -> String
+    /// Runs one of the wrapper's own queries (dialect detection, role checks, topology, monitoring
+    /// checks) under `auxiliary_query_timeout_sec` rather than the user's `socket_timeout`.
+    func auxiliaryQuery(_ sql: String, on connection: any DriverConnection) throws -> QueryResult
     /// Runs a statement, handing rows to `onRow` as they arrive instead of collecting them.
     func stream(
         _ call: MethodCall, on connection: any DriverConnection, onRow: ([DatabaseValue]) throws -> Void
@@ -108,6 +111,11 @@ extension DriverDialect {
 
     /// `?`, the placeholder of most drivers.
     public func bindPlaceholder(at index: Int) -> String { "?" }
+
+    /// Runs the query as an ordinary statement: drivers with their own deadlines override it.
+    public func auxiliaryQuery(_ sql: String, on connection: any DriverConnection) throws -> QueryResult {
+        try perform(MethodCall(.cursorExecute, sql: sql), on: connection).queryResult()
+    }
 
     /// Collects the whole result, then hands the rows over one by one.
     public func stream(

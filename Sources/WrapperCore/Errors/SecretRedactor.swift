@@ -68,7 +68,7 @@ private enum SensitiveKind {
 
 /// Recognizes sensitive names case-insensitively, ignoring `_` and `-`.
 private enum SensitiveNames {
-    /// Longest normalized name compared whole (`awssecretaccesskey` has 18 letters).
+    /// How many letters of a name's end are compared: more than the longest name (`awssecretaccesskey`, 18).
     static let tailCapacity = 24
 
     /// Names compared whole, normalized and reversed (so they compare with a token's tail).
@@ -157,12 +157,13 @@ private struct ByteSet {
     static let valueStops = ByteSet(" \t\n\r\u{0B}\u{0C}&;,)\"'}]<")
     /// Where a SigV4 query parameter's value ends.
     static let signedQueryStops = ByteSet(" \t\n\r\u{0B}\u{0C}&\"'<>")
-    /// Where an unquoted SQL word (`IDENTIFIED BY word`, a plugin name) ends.
+    /// Where an unquoted SQL password (`IDENTIFIED BY word`, `= PASSWORD('x')`) ends.
     static let sqlStops = ByteSet(" \t\n\r\u{0B}\u{0C};)")
     /// The bytes of an authentication plugin's name.
     static let pluginName = ByteSet(identifierBytes)
     /// The bytes of a user or host name in `SET PASSWORD FOR user@host` (`%` is a host wildcard).
     static let accountName = ByteSet(identifierBytes + ".%")
+    /// The bytes of a word (see `isIdentifier`).
     static let identifierBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
     /// Where a `Bearer` token ends.
     static let bearerStops = ByteSet(" \t\n\r\u{0B}\u{0C}\"'")

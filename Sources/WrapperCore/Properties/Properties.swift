@@ -56,7 +56,8 @@ public struct Properties: Sendable, Hashable, CustomStringConvertible, Expressib
 
     public var description: String {
         let shown = entries.keys.sorted().map { key in
-            SecretRedactor.isSensitive(key: key) ? "\(key)=***" : "\(key)=\(entries[key]!)"
+            // A value of another key may still carry a secret (a URL with a password in it).
+            SecretRedactor.isSensitive(key: key) ? "\(key)=***" : "\(key)=\(SecretRedactor.redact(entries[key]!))"
         }
         return "[" + shown.joined(separator: ", ") + "]"
     }
@@ -242,7 +243,7 @@ extension Properties: CustomDebugStringConvertible, CustomReflectable {
 
     /// A mirror with sensitive values masked, for `dump` and debuggers.
     public var customMirror: Mirror {
-        let masked = entries.map { key, value in (key, SecretRedactor.isSensitive(key: key) ? "***" : value) }
+        let masked = entries.map { key, value in (key, SecretRedactor.isSensitive(key: key) ? "***" : SecretRedactor.redact(value)) }
         return Mirror(self, children: masked.sorted { $0.0 < $1.0 }.map { (label: $0.0 as String?, value: $0.1 as Any) })
     }
 }

@@ -33,6 +33,18 @@ public enum WrapperProperties {
     /// Connect timeout.
     public static let connectTimeout = PropertyDefinition<Double?>.optionalSeconds(
         "connect_timeout", "Max number of seconds to wait for a connection to be established before timing out.")
+    /// The connect deadline when `connect_timeout` is absent or 0: 10 seconds, pgjdbc's default. A
+    /// TLS handshake across regions takes well under a second and a load balancer gives up after 30
+    /// to 60; a frozen server or a name that resolves to one must not hold an open forever.
+    public static let defaultConnectTimeout: Double = 10
+
+    /// The connect deadline in seconds: `connect_timeout`, or ``defaultConnectTimeout`` when it is
+    /// absent or 0.
+    public static func connectDeadlineSeconds(_ properties: Properties) throws -> Double {
+        let given = try properties.value(connectTimeout) ?? 0
+        return given > 0 ? given : defaultConnectTimeout
+    }
+
     /// Statement (socket) timeout.
     public static let socketTimeout = PropertyDefinition<Double?>.optionalSeconds(
         "socket_timeout", "Max number of seconds to wait for a SQL query to complete before timing out.")

@@ -90,14 +90,17 @@ public final class WrapperRuntime: Sendable {
     public let services: RuntimeServices
 
     /// Creates a runtime.
+    ///
+    /// - Parameter topologyMonitorDisposal: how long a cluster's topology monitor (its thread and
+    ///   monitoring connection) outlives the last connection that used it (15 minutes; tests set seconds).
     public init(
         hostSelectors: HostSelectors = HostSelectors(), executor: BlockingExecutor = BlockingExecutor(),
-        resolver: any HostResolver = SystemResolver()
+        resolver: any HostResolver = SystemResolver(), topologyMonitorDisposal: Duration = .seconds(900)
     ) {
         self.hostSelectors = hostSelectors
         self.executor = executor
         self.resolver = resolver
-        self.topologyMonitors = TopologyMonitors()
+        self.topologyMonitors = TopologyMonitors(disposalTime: topologyMonitorDisposal)
         self.databaseDialects = DatabaseDialects()
         self.services = RuntimeServices()
     }

@@ -34,6 +34,12 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         public var connector: MonitoringConnector?
         /// How often each probe asks its host whether it became the writer, while none is known.
         public var probeInterval: Duration = .milliseconds(10)
+        /// At most this many probes (threads) run at once, whatever the topology's size; hosts
+        /// beyond it are probed as earlier probes end.
+        public var maxProbes = 16
+        /// Asked after each pass: removes the monitor from its registry when nobody used it for
+        /// the registry's disposal time and answers whether it did, so the loop ends.
+        public var retireIfIdle: (@Sendable (ClusterTopologyMonitor) -> Bool)?
 
         /// Creates settings.
         public init(
@@ -66,6 +72,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         var probeTargets: Set<String> = []
         var abortable: (any DriverConnection)?
         var listeners: [ListenerToken: @Sendable (HostListChanges, [HostInfo]) -> Void] = [:]
+        /// Listeners that keep the monitor alive (connections); others (the tracker) only listen.
+        var keepAliveListeners: Set<ListenerToken> = []
         var nextToken: ListenerToken = 0
         var loopErrors = 0
         var lastUsed = ContinuousClock.now
@@ -144,7 +152,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
 
     /// Whether nobody used the monitor for `idle` and no listener is registered.
     func isIdle(for idle: Duration) -> Bool {
-        locked { $0.listeners.isEmpty && ContinuousClock.now - $0.lastUsed > idle }
+        locked { $0.keepAliveListeners.isEmpty && ContinuousClock.now - $0.lastUsed > idle }
     }
 
     /// A counter that changes whenever the topology does.
@@ -209,18 +217,29 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         return nil
     }
 
-    /// Calls `listener` with each change of the topology, on the monitor's thread.
-    public func addListener(_ listener: @escaping @Sendable (HostListChanges, [HostInfo]) -> Void) -> ListenerToken {
+    /// Calls `listener` with each change of the topology, on the monitor's thread. A listener that
+    /// `keepsAlive` (a connection's) keeps the monitor from being retired while it is registered;
+    /// one that does not (shared machinery such as the connection tracker) only listens.
+    public func addListener(
+        keepsAlive: Bool = true, _ listener: @escaping @Sendable (HostListChanges, [HostInfo]) -> Void
+    ) -> ListenerToken {
         locked { state in
             state.nextToken += 1
             state.listeners[state.nextToken] = listener
+            if keepsAlive { state.keepAliveListeners.insert(state.nextToken) }
             return state.nextToken
         }
     }
 
+    /// Whether the loop ended (shutdown or retirement).
+    public var isStopped: Bool { locked { $0.stopping } }
+
     /// Stops calling a listener.
     public func removeListener(_ token: ListenerToken) {
-        _ = locked { $0.listeners.removeValue(forKey: token) }
+        locked { state in
+            state.listeners[token] = nil
+            state.keepAliveListeners.remove(token)
+        }
     }
 
     /// Stops the loop and waits for it; probes still running finish on their own, and a writer
@@ -270,6 +289,8 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
                 condition.broadcast()
             }
             if !searching { sleepUntilNextRefresh() }
+            // Unused for the disposal time: leave the registry and end, with the thread and connection.
+            if let retire = settings.retireIfIdle, retire(self) { locked { $0.stopping = true } }
         }
         dropMonitoringConnection()
         if let late = foundWriter.withLock({ $0.connection }) { driver.close(late) }
@@ -333,10 +354,13 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             state.probeTargets = targets
             state.refreshRequested = false  // this search is the refresh that was asked for
         }
-        for host in candidates {
+        // The writer (listed first) always gets a probe; the others in turn when over the cap.
+        let ordered = candidates.prefix(1) + candidates.dropFirst().shuffled()
+        for host in ordered {
             let key = host.hostAndPort
             let start = locked { state -> Bool in
-                state.probesInFlight.insert(key).inserted
+                guard state.probesInFlight.count < settings.maxProbes else { return false }
+                return state.probesInFlight.insert(key).inserted
             }
             guard start else { continue }  // this host's probe still runs
             let thread = Thread { [self] in
@@ -497,16 +521,40 @@ public final class TopologyMonitors: Sendable {
     public let disposalTime: Duration
 
     /// Creates an empty set.
-    public init(disposalTime: Duration = .seconds(900)) { self.disposalTime = disposalTime }
+    public init(disposalTime: Duration = .seconds(900), maxMonitors: Int = 256) {
+        self.disposalTime = disposalTime
+        self.maxMonitors = maxMonitors
+    }
+
+    /// Removes `monitor` if nobody used it for ``disposalTime``; decided under the registry's lock,
+    /// so a caller that just got it from ``monitor(for:make:)`` (which marks it used) keeps it.
+    @Sendable public func retireIfIdle(_ monitor: ClusterTopologyMonitor) -> Bool {
+        monitors.withLock { monitors in
+            guard monitor.isIdle(for: disposalTime) else { return false }
+            if let key = monitors.first(where: { $0.value === monitor })?.key { monitors[key] = nil }
+            return true
+        }
+    }
+
+    /// The most monitors (clusters) one runtime runs: cluster ids come from users and servers.
+    public let maxMonitors: Int
 
     /// The monitor for `key`, created by `make` on first use.
-    public func monitor(for key: String, make: () throws -> ClusterTopologyMonitor) rethrows -> ClusterTopologyMonitor {
+    ///
+    /// - Throws: ``WrapperError/Code/unsupportedOperation`` when ``maxMonitors`` clusters are
+    ///   monitored already, or what `make` throws.
+    public func monitor(for key: String, make: () throws -> ClusterTopologyMonitor) throws -> ClusterTopologyMonitor {
         let (monitor, idle) = try monitors.withLock { monitors -> (ClusterTopologyMonitor, [ClusterTopologyMonitor]) in
-            let idleKeys = monitors.filter { $0.key != key && $0.value.isIdle(for: disposalTime) }.map(\.key)
+            let idleKeys = monitors.filter { $0.key != key && ($0.value.isIdle(for: disposalTime) || $0.value.isStopped) }.map(\.key)
             let idle = idleKeys.compactMap { monitors.removeValue(forKey: $0) }
-            if let existing = monitors[key] {
+            if let existing = monitors[key], !existing.isStopped {
                 existing.touch()  // under the lock, so no sweep can take it from the caller
                 return (existing, idle)
+            }
+            guard monitors.count < maxMonitors else {
+                throw WrapperError(
+                    .unsupportedOperation,
+                    "This runtime already monitors \(maxMonitors) clusters; close connections to clusters you no longer use, or check that cluster_id is not set per connection.")
             }
             let created = try make()
             monitors[key] = created

@@ -84,6 +84,8 @@ extension PluginService {
             highRefreshInterval: .milliseconds(try properties.value(RdsHostListProvider.highRefreshProperty)))
         settings.connector = monitoringConnector
         settings.probeInterval = .milliseconds(try properties.value(RdsHostListProvider.probeIntervalProperty))
+        let registry = runtime.topologyMonitors
+        settings.retireIfIdle = { [weak registry] monitor in registry?.retireIfIdle(monitor) ?? true }
         // Keyed by dialect too: a wrong first guess must not hand its monitor to the right dialect.
         let monitor = try runtime.topologyMonitors.monitor(for: "\(settings.clusterID)|\(dialect.code)") {
             try ClusterTopologyMonitor(settings: settings, driver: driver, dialect: dialect, resolver: runtime.resolver, logger: logger)

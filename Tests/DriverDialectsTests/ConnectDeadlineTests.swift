@@ -1,0 +1,38 @@
+import BuiltinPlugins
+import DriverDialects
+import Foundation
+import Glibc
+import Testing
+import WrapperCore
+
+@Suite("Connect deadlines")
+struct ConnectDeadlineTests {
+    func url(_ backend: Backend, port: Int, _ extra: String) -> String { backend.url("plugins=" + extra, port: port) }
+
+    @Test("a silent server fails the open at connect_timeout, for both drivers, fractions included", arguments: Backend.allCases)
+    func explicitDeadline(backend: Backend) throws {
+        let listener = try SilentListener()
+        let start = ContinuousClock.now
+        let error = try #require(throws: WrapperError.self) {
+            try WrapperConnection.open(url(backend, port: listener.port, "&connect_timeout=0.5"), driver: backend.driver, registry: .default)
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(error.code == .timeout, "\(error)")
+        #expect(elapsed >= .milliseconds(450), "\(elapsed)")
+        #expect(elapsed < .seconds(5), "\(elapsed)")
+        #expect(!error.description.contains(backend.password))
+    }
+
+    @Test("without connect_timeout the open still ends, at the 10 s default", arguments: Backend.allCases)
+    func defaultDeadline(backend: Backend) throws {
+        let listener = try SilentListener()
+        let start = ContinuousClock.now
+        let error = try #require(throws: WrapperError.self) {
+            try WrapperConnection.open(url(backend, port: listener.port, ""), driver: backend.driver, registry: .default)
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(error.code == .timeout, "\(error)")
+        #expect(elapsed >= .seconds(WrapperProperties.defaultConnectTimeout) - .milliseconds(100), "\(elapsed)")
+        #expect(elapsed < .seconds(WrapperProperties.defaultConnectTimeout + 10), "\(elapsed)")
+    }
+}

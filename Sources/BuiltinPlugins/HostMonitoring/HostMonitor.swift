@@ -56,8 +56,12 @@ public final class HostMonitor: @unchecked Sendable {
             self.connectionProperties = connectionProperties
         }
 
+        /// One monitor per host *and* per way of checking it: connections with other monitoring
+        /// settings or credentials get their own (the first connection's must not apply to all).
+        /// In memory only; never logged.
         var key: String {
-            "\(gracePeriod):\(interval):\(count):\(rule.rawValue):\(host.hostAndPort)"
+            let connection = connectionProperties.entries.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            return "\(gracePeriod):\(interval):\(count):\(rule.rawValue):\(host.hostAndPort)\u{1E}" + connection.joined(separator: "\u{1F}")
         }
     }
 

@@ -21,14 +21,15 @@ public struct ConnectionString: Sendable, Hashable {
     public var properties: Properties
 
     /// Parses `text`, which is either a URL or keyword/value pairs.
+    ///
+    /// The text is read as Unicode scalars, not `Character`s: a combining mark after a delimiter
+    /// (`=`, `&`, `:`, `@`, a quote, whitespace) would otherwise join it into one grapheme and hide
+    /// it. Positions in error messages count Unicode scalars.
     public init(parsing text: String) throws {
-        let trimmed = text.trimmingWhitespace()
+        let scalars = trimmedScalars(text.unicodeScalars)
         // A URL only when the text starts with a scheme: `://` inside a keyword value is not one.
-        if let schemeEnd = trimmed.firstRange(of: "://"),
-            trimmed[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }),
-            trimmed.first?.isLetter == true
-        {
-            let name = trimmed[..<schemeEnd.lowerBound].lowercased()
+        if let schemeEnd = Self.schemeEnd(in: scalars) {
+            let name = String(String.UnicodeScalarView(scalars[..<schemeEnd])).lowercased()
             switch name {
             case "postgresql", "postgres": scheme = .postgresql
             case "mysql", "mariadb": scheme = .mysql
@@ -37,11 +38,11 @@ public struct ConnectionString: Sendable, Hashable {
                     .malformedConnectionString,
                     "Unsupported URL scheme at position 0: use postgresql://, postgres://, mysql:// or mariadb://, or keyword=value pairs.")
             }
-            var parser = URLParser(text: trimmed, start: schemeEnd.upperBound)
+            var parser = URLParser(text: scalars, start: schemeEnd + 3)
             properties = try parser.parse()
         } else {
             scheme = nil
-            var parser = KeywordValueParser(text: trimmed)
+            var parser = KeywordValueParser(text: scalars)
             properties = try parser.parse()
         }
     }
@@ -49,6 +50,18 @@ public struct ConnectionString: Sendable, Hashable {
     /// Parses `text` and returns its properties.
     public static func properties(from text: String) throws -> Properties {
         try ConnectionString(parsing: text).properties
+    }
+
+    /// Where the first `://` starts, when the text before it is a scheme: an ASCII letter, then
+    /// ASCII letters, digits, `+`, `.` or `-`.
+    private static func schemeEnd(in text: [Unicode.Scalar]) -> Int? {
+        guard text.count >= 3 else { return nil }
+        guard let end = (0...(text.count - 3)).first(where: { text[$0] == ":" && text[$0 + 1] == "/" && text[$0 + 2] == "/" })
+        else { return nil }
+        guard end > 0, text[0].isASCIILetter,
+            text[..<end].allSatisfy({ $0.isASCIILetter || $0.isASCIIDigit || $0 == "+" || $0 == "." || $0 == "-" })
+        else { return nil }
+        return end
     }
 }
 
@@ -59,111 +72,147 @@ func malformed(_ position: Int, _ reason: String) -> WrapperError {
 /// Keyword names that libpq spells differently from the wrapper.
 private let keyAliases = ["dbname": "database"]
 
+extension Unicode.Scalar {
+    fileprivate var isASCIILetter: Bool { ("a"..."z").contains(self) || ("A"..."Z").contains(self) }
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    fileprivate var isHexDigit: Bool { isASCIIDigit || ("a"..."f").contains(self) || ("A"..."F").contains(self) }
+    /// Whitespace as `Character.isWhitespace` reads it (Unicode White_Space), one scalar at a time.
+    fileprivate var isSeparatorSpace: Bool { properties.isWhitespace }
+}
+
+/// The scalars with leading and trailing whitespace removed.
+private func trimmedScalars<S: Collection>(_ scalars: S) -> [Unicode.Scalar] where S.Element == Unicode.Scalar {
+    var slice = Array(scalars)[...]
+    while let first = slice.first, first.isSeparatorSpace { slice.removeFirst() }
+    while let last = slice.last, last.isSeparatorSpace { slice.removeLast() }
+    return Array(slice)
+}
+
+private func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+    String(String.UnicodeScalarView(scalars))
+}
+
+/// How an error message names a key: keys are shown (values never), but only when they look like
+/// a keyword; anything else is named by its position, since a misread key may be text of a value.
+private func named(_ key: String, at position: Int) -> String {
+    let scalars = key.unicodeScalars
+    if (1...64).contains(scalars.count),
+        scalars.allSatisfy({ $0.isASCIILetter || $0.isASCIIDigit || $0 == "_" || $0 == "-" || $0 == "." })
+    {
+        return "'\(key)'"
+    }
+    return "the keyword at position \(position)"
+}
+
 private struct KeywordValueParser {
-    let characters: [Character]
+    let text: [Unicode.Scalar]
     var index = 0
 
-    init(text: String) { characters = Array(text) }
+    init(text: [Unicode.Scalar]) { self.text = text }
 
     mutating func parse() throws -> Properties {
         var properties = Properties()
         while true {
             skipWhitespace()
-            guard index < characters.count else { break }
+            guard index < text.count else { break }
             let keyStart = index
-            var key = ""
-            while index < characters.count, characters[index] != "=", !characters[index].isWhitespace {
-                key.append(characters[index])
-                index += 1
-            }
+            while index < text.count, text[index] != "=", !text[index].isSeparatorSpace { index += 1 }
+            let key = string(text[keyStart..<index])
             skipWhitespace()
-            guard index < characters.count, characters[index] == "=" else {
+            guard index < text.count, text[index] == "=" else {
                 throw malformed(keyStart, "a word is not followed by '='; write key=value pairs separated by spaces and quote values that contain spaces.")
             }
             guard !key.isEmpty else { throw malformed(keyStart, "'=' without a keyword before it.") }
             index += 1
             skipWhitespace()
-            let value = try readValue(for: key)
+            let value = try readValue(for: named(key, at: keyStart))
             properties[keyAliases[key] ?? key] = value
         }
         return properties
     }
 
     mutating func skipWhitespace() {
-        while index < characters.count, characters[index].isWhitespace { index += 1 }
+        while index < text.count, text[index].isSeparatorSpace { index += 1 }
     }
 
+    /// Reads a bare or single-quoted value; `key` is the key as error messages name it.
     mutating func readValue(for key: String) throws -> String {
-        var value = ""
-        if index < characters.count, characters[index] == "'" {
+        var value = String.UnicodeScalarView()
+        if index < text.count, text[index] == "'" {
             let quoteStart = index
             index += 1
             while true {
-                guard index < characters.count else {
-                    throw malformed(quoteStart, "unterminated quoted value of '\(key)'; close it with a single quote.")
+                guard index < text.count else {
+                    throw malformed(quoteStart, "unterminated quoted value of \(key); close it with a single quote.")
                 }
-                let character = characters[index]
-                if character == "\\" {
+                let scalar = text[index]
+                if scalar == "\\" {
                     index += 1
-                    guard index < characters.count else {
-                        throw malformed(index - 1, "backslash at the end of the value of '\(key)'.")
+                    guard index < text.count else {
+                        throw malformed(index - 1, "backslash at the end of the value of \(key).")
                     }
-                    value.append(characters[index])
-                } else if character == "'" {
+                    value.append(text[index])
+                } else if scalar == "'" {
                     index += 1
                     break
                 } else {
-                    value.append(character)
+                    value.append(scalar)
                 }
                 index += 1
             }
-            return value
+            return String(value)
         }
-        while index < characters.count, !characters[index].isWhitespace {
-            if characters[index] == "\\", index + 1 < characters.count {
+        while index < text.count, !text[index].isSeparatorSpace {
+            if text[index] == "\\", index + 1 < text.count {
                 index += 1
             }
-            value.append(characters[index])
+            value.append(text[index])
             index += 1
         }
-        return value
+        return String(value)
     }
 }
 
 private struct URLParser {
-    let text: [Character]
+    let text: [Unicode.Scalar]
     var index: Int
 
-    init(text: String, start: String.Index) {
-        self.text = Array(text)
-        self.index = text.distance(from: text.startIndex, to: start)
+    init(text: [Unicode.Scalar], start: Int) {
+        self.text = text
+        self.index = start
     }
 
     mutating func parse() throws -> Properties {
         var properties = Properties()
         let authorityStart = index
         while index < text.count, text[index] != "/", text[index] != "?" { index += 1 }
-        let authority = String(text[authorityStart..<index])
+        let authority = text[authorityStart..<index]
+        let authorityEnd = index
         // An '@' after the authority ended means the user info holds an unescaped '/' or '?'
         // (base64 passwords do). Nothing of the text is echoed: it may be part of the password.
-        let laterAt = text[index...].firstIndex(of: "@")
-        if let at = laterAt, !text[index..<at].contains("=") {
+        let laterAt = text[authorityEnd...].firstIndex(of: "@")
+        if let at = laterAt, !text[authorityEnd..<at].contains("=") {
             throw malformed(authorityStart, "the user name or password contains '/' or '?'; percent-encode them (%2F, %3F).")
+        }
+        if laterAt != nil, !authority.contains("@"), userInfoSpillsOver(from: authorityEnd) {
+            throw malformed(
+                authorityStart,
+                "an '@' after the host list looks like the end of a password that contains '/', '?' or '#'; "
+                    + "percent-encode them in the password (%2F, %3F, %23), and an '@' in a parameter value as %40.")
         }
         let unencodedHint = !authority.contains("@") && laterAt != nil
             ? " If the password contains '/', '?' or '#', percent-encode it (%2F, %3F, %23)." : ""
-        var hostPart = Substring(authority)
+        var hostPart = authority
         var hostOffset = authorityStart
 
         if let at = authority.lastIndex(of: "@") {
             let userInfo = authority[..<at]
-            hostOffset += authority.distance(from: authority.startIndex, to: at) + 1
-            hostPart = authority[authority.index(after: at)...]
+            hostOffset = at + 1
+            hostPart = authority[(at + 1)...]
             if let colon = userInfo.firstIndex(of: ":") {
                 properties["user"] = try percentDecode(userInfo[..<colon], at: authorityStart, what: "user name")
                 // The password's position is reported, never its text.
-                properties["password"] = try percentDecode(
-                    userInfo[userInfo.index(after: colon)...], at: authorityStart, what: "password")
+                properties["password"] = try percentDecode(userInfo[(colon + 1)...], at: authorityStart, what: "password")
             } else if !userInfo.isEmpty {
                 properties["user"] = try percentDecode(userInfo, at: authorityStart, what: "user name")
             }
@@ -172,12 +221,11 @@ private struct URLParser {
         if !hostPart.isEmpty {
             var hosts: [String] = []
             var ports: [String] = []
-            var offset = hostOffset
             for entry in hostPart.split(separator: ",", omittingEmptySubsequences: false) {
-                let (host, port) = try splitHostPort(entry, at: offset, hint: unencodedHint)
+                // `entry` keeps the indices of the text, so its start is its position.
+                let (host, port) = try splitHostPort(entry, at: entry.startIndex, hint: unencodedHint)
                 hosts.append(host)
                 ports.append(port ?? "")
-                offset += entry.count + 1
             }
             properties["host"] = hosts.joined(separator: ",")
             if ports.contains(where: { !$0.isEmpty }) {
@@ -192,85 +240,127 @@ private struct URLParser {
             index += 1
             let databaseStart = index
             while index < text.count, text[index] != "?" { index += 1 }
-            let database = String(text[databaseStart..<index])
+            let database = text[databaseStart..<index]
             if database.contains("@") {
                 throw malformed(databaseStart, "the database name contains '@'; percent-encode it (%40).\(unencodedHint)")
             }
             if !database.isEmpty {
-                properties["database"] = try percentDecode(Substring(database), at: databaseStart, what: "database name")
+                properties["database"] = try percentDecode(database, at: databaseStart, what: "database name")
             }
         }
 
         if index < text.count, text[index] == "?" {
             index += 1
             var pairStart = index
-            let query = String(text[index...])
-            for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-                guard let equals = pair.firstIndex(of: "=") else {
-                    throw malformed(pairStart, "a query parameter has no '='; write key=value.")
+            while pairStart < text.count {
+                var pairEnd = pairStart
+                while pairEnd < text.count, text[pairEnd] != "&" { pairEnd += 1 }
+                let pair = text[pairStart..<pairEnd]
+                if !pair.isEmpty {
+                    // Positions only: a pair that does not parse may be a piece of a password.
+                    guard let equals = pair.firstIndex(of: "=") else {
+                        throw malformed(pairStart, "a query parameter has no '='; write key=value.")
+                    }
+                    let key = try percentDecode(pair[..<equals], at: pairStart, what: "parameter name")
+                    guard !key.isEmpty else { throw malformed(pairStart, "query parameter without a name.") }
+                    let value = try percentDecode(pair[(equals + 1)...], at: pairStart, what: "parameter value")
+                    properties[keyAliases[key] ?? key] = value
                 }
-                let rawKey = try percentDecode(pair[..<equals], at: pairStart, what: "parameter name")
-                guard !rawKey.isEmpty else { throw malformed(pairStart, "query parameter without a name.") }
-                let value = try percentDecode(pair[pair.index(after: equals)...], at: pairStart, what: "parameter value")
-                properties[keyAliases[rawKey] ?? rawKey] = value
-                pairStart += pair.count + 1
+                pairStart = pairEnd + 1
             }
         }
         return properties
     }
 
+    /// Whether an '@' after the authority (which has none) reads as the end of user info whose
+    /// password holds an unencoded '/', '?' or '#', so that the password's tail would land in the
+    /// path or a query value. Called only when such an '@' exists and an '=' comes before it.
+    ///
+    /// - The authority ended at '?': libpq reads up to that '@' as user info, so the text cannot be
+    ///   taken as `host?key=value@...` either.
+    /// - An '@' is followed by a '/' before any '&' (`...@host/db`): the text after it looks like
+    ///   the host and database, not like the rest of a parameter value.
+    ///
+    /// `host/db?user=a@b.c&x=1` and `host:5432/db?user=a@b.c` pass.
+    func userInfoSpillsOver(from authorityEnd: Int) -> Bool {
+        if authorityEnd < text.count, text[authorityEnd] == "?" { return true }
+        // From the end backwards, so that the nearest '/' or '&' after each '@' is known: linear.
+        var slashIsNext = false
+        var position = text.count - 1
+        while position >= authorityEnd {
+            switch text[position] {
+            case "/": slashIsNext = true
+            case "&": slashIsNext = false
+            case "@" where slashIsNext: return true
+            default: break
+            }
+            position -= 1
+        }
+        return false
+    }
+
     /// Splits `host[:port]`. Errors give positions only: after a misplaced '@' the text may be
     /// part of a password.
-    func splitHostPort(_ entry: Substring, at offset: Int, hint: String) throws -> (String, String?) {
+    func splitHostPort(_ entry: ArraySlice<Unicode.Scalar>, at offset: Int, hint: String) throws -> (String, String?) {
         guard !entry.isEmpty else { throw malformed(offset, "empty host name in the host list.") }
-        var host: Substring
-        var portText: Substring?
+        var host: ArraySlice<Unicode.Scalar>
+        var portText: ArraySlice<Unicode.Scalar>?
         if entry.first == "[" {
             guard let close = entry.firstIndex(of: "]") else {
                 throw malformed(offset, "IPv6 address is missing its closing ']'.")
             }
-            host = entry[entry.index(after: entry.startIndex)..<close]
-            let rest = entry[entry.index(after: close)...]
+            host = entry[(entry.startIndex + 1)..<close]
+            let rest = entry[(close + 1)...]
             if !rest.isEmpty {
                 guard rest.first == ":" else { throw malformed(offset, "unexpected text after ']'; write [address]:port.") }
                 portText = rest.dropFirst()
             }
         } else if let colon = entry.firstIndex(of: ":") {
             host = entry[..<colon]
-            portText = entry[entry.index(after: colon)...]
+            portText = entry[(colon + 1)...]
         } else {
             host = entry
         }
         guard !host.isEmpty else { throw malformed(offset, "empty host name before the port.") }
         if let portText {
-            guard let port = Int(portText), (1...65535).contains(port) else {
+            guard let port = Int(string(portText)), (1...65535).contains(port) else {
                 throw malformed(offset, "the port of the host at this position is not a number from 1 to 65535.\(hint)")
             }
-            return (String(host), String(port))
+            return (string(host), String(port))
         }
-        return (String(host), nil)
+        return (string(host), nil)
     }
 
-    func percentDecode(_ text: Substring, at position: Int, what: String) throws -> String {
+    /// Decodes `%XX` escapes (two hex digits) and checks that the bytes are UTF-8.
+    func percentDecode(_ text: ArraySlice<Unicode.Scalar>, at position: Int, what: String) throws -> String {
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%") {
-                guard iterator.count >= 2,
-                    let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
-                else {
+        bytes.reserveCapacity(text.count)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let scalar = text[index]
+            if scalar == "%" {
+                guard index + 2 < text.endIndex, text[index + 1].isHexDigit, text[index + 2].isHexDigit else {
                     throw malformed(position, "invalid percent-escape in the \(what); write %XX with two hex digits.")
                 }
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
+                bytes.append(UInt8(hexDigit(text[index + 1]) << 4 | hexDigit(text[index + 2])))
+                index += 3
             } else {
-                bytes.append(byte)
+                bytes.append(contentsOf: scalar.utf8)
+                index += 1
             }
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
             throw malformed(position, "the \(what) is not valid UTF-8 after percent-decoding.")
         }
         return decoded
+    }
+
+    private func hexDigit(_ scalar: Unicode.Scalar) -> UInt32 {
+        switch scalar {
+        case "0"..."9": scalar.value - 48
+        case "a"..."f": scalar.value - 87
+        default: scalar.value - 55
+        }
     }
 }
 
@@ -282,16 +372,14 @@ extension Properties {
     ///
     /// - Throws: ``WrapperError`` when `host` is missing or the ports do not match the hosts.
     public func hosts(defaultPort: Int) throws -> [HostInfo] {
-        guard let hostText = self["host"], !hostText.trimmingWhitespace().isEmpty else {
+        guard let hostText = self["host"], !trimmedScalars(hostText.unicodeScalars).isEmpty else {
             throw WrapperError(.missingProperty, "Property 'host' is missing: give host=<name> or a URL with a host.")
         }
-        let names = hostText.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+        let names = commaSeparated(hostText)
         if let empty = names.firstIndex(where: \.isEmpty) {
             throw WrapperError(.invalidProperty, "Property 'host' has an empty entry at index \(empty): remove the extra comma.")
         }
-        let portTexts = self["port"].map {
-            $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
-        } ?? []
+        let portTexts = self["port"].map(commaSeparated) ?? []
         guard portTexts.count <= 1 || portTexts.count == names.count else {
             throw WrapperError(
                 .invalidProperty,
@@ -309,5 +397,13 @@ extension Properties {
             let port = ports.isEmpty ? defaultPort : (ports.count == 1 ? ports[0] : ports[offset])
             return HostInfo(host: name, port: port, role: offset == 0 ? .writer : .reader)
         }
+    }
+}
+
+/// The comma-separated entries of a `host` or `port` value, each trimmed. Split on scalars, like
+/// the parsers: a combining mark after a comma does not hide it.
+private func commaSeparated(_ text: String) -> [String] {
+    Array(text.unicodeScalars).split(separator: ",", omittingEmptySubsequences: false).map {
+        String(String.UnicodeScalarView(trimmedScalars($0)))
     }
 }

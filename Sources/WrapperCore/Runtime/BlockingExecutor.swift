@@ -1,74 +1,142 @@
 import Foundation
 
-/// A small pool of dedicated threads for the C libraries' blocking calls, so that async callers
-/// never block the Swift concurrency pool.
+/// The dedicated threads of the async API: the C libraries' calls block, so async callers never
+/// run them on the Swift concurrency pool.
 ///
-/// Threads start on first use and stop on ``shutdown()``.
+/// **Model.** A thread per running call, started on demand up to ``maxThreads`` and ended after
+/// ``idleTimeout`` without work, so a hung call (a frozen server) holds one thread and nothing that
+/// other connections need. When ``maxThreads`` calls run at once, further calls wait in a queue for
+/// at most ``queueTimeout`` and then fail with ``WrapperError/Code/timeout`` (back-pressure instead
+/// of an unbounded queue). Each connection serves one caller at a time, so ``maxThreads`` is the
+/// number of connections that can run async calls at the same moment.
 public final class BlockingExecutor: @unchecked Sendable {
+    private struct Job {
+        let id: UInt64
+        let run: @Sendable () -> Void
+        let expire: @Sendable () -> Void
+    }
+
     // Guarded by `condition`.
-    private var queue: [@Sendable () -> Void] = []
-    private var started = false
+    private var queue: [Job] = []
+    private var nextID: UInt64 = 0
+    private var threads = 0
+    private var idle = 0
     private var stopping = false
     private let condition = NSCondition()
-    /// How many threads run blocking calls.
-    public let threadCount: Int
+    /// The most threads that run calls at once.
+    public let maxThreads: Int
+    /// How long a thread waits for work before it ends.
+    public let idleTimeout: Duration
+    /// How long a call waits for a thread when all are busy.
+    public let queueTimeout: Duration
 
-    /// Creates an executor with `threadCount` threads.
-    public init(threadCount: Int = 8) {
-        self.threadCount = max(1, threadCount)
+    /// Creates an executor; threads start on first use.
+    public init(maxThreads: Int = 64, idleTimeout: Duration = .seconds(30), queueTimeout: Duration = .seconds(30)) {
+        self.maxThreads = max(1, maxThreads)
+        self.idleTimeout = idleTimeout
+        self.queueTimeout = queueTimeout
+    }
+
+    /// How many threads run now (busy or idle).
+    public var threadCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads
     }
 
     /// Runs `body` on one of the executor's threads and returns its result.
     ///
-    /// - Throws: what `body` throws, or ``WrapperError/Code/connectionClosed`` after ``shutdown()``.
+    /// - Throws: what `body` throws; ``WrapperError/Code/timeout`` when no thread was free within
+    ///   ``queueTimeout``; ``WrapperError/Code/connectionClosed`` after ``shutdown()``.
     public func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
-            let accepted = enqueue {
-                continuation.resume(with: Swift.Result { try body() })
+            let limit = maxThreads
+            let job = { (id: UInt64) in
+                Job(id: id, run: { continuation.resume(with: Swift.Result { try body() }) }, expire: {
+                    continuation.resume(throwing: WrapperError(
+                        .timeout, "All \(limit) threads of the async API were busy for the queue timeout; use fewer connections at once or raise maxThreads."))
+                })
             }
-            if !accepted {
+            switch enqueue(job) {
+            case .rejected:
                 continuation.resume(throwing: WrapperError(.connectionClosed, "The blocking executor was shut down."))
+            case .running:
+                break
+            case .queued(let id):
+                DispatchQueue.global().asyncAfter(deadline: .now() + queueTimeout.timeInterval) { [weak self] in
+                    self?.expireIfQueued(id)
+                }
             }
         }
     }
 
-    private func enqueue(_ job: @escaping @Sendable () -> Void) -> Bool {
+    private enum Admission {
+        case rejected
+        case running
+        case queued(UInt64)
+    }
+
+    private func enqueue(_ make: (UInt64) -> Job) -> Admission {
         condition.lock()
         defer { condition.unlock() }
-        guard !stopping else { return false }
-        if !started {
-            started = true
-            for index in 0..<threadCount {
-                let thread = Thread { [unowned self] in self.work() }
-                thread.name = "wrapper-blocking-\(index)"
-                thread.start()
-            }
+        guard !stopping else { return .rejected }
+        nextID += 1
+        queue.append(make(nextID))
+        if queue.count > idle, threads < maxThreads {
+            threads += 1
+            let thread = Thread { [self] in work() }
+            thread.name = "wrapper-blocking"
+            thread.start()
         }
-        queue.append(job)
         condition.signal()
-        return true
+        // Every thread is busy: the call waits, under the queue timeout.
+        return queue.count > idle && threads >= maxThreads ? .queued(nextID) : .running
+    }
+
+    private func expireIfQueued(_ id: UInt64) {
+        condition.lock()
+        let index = queue.firstIndex { $0.id == id }
+        let job = index.map { queue.remove(at: $0) }
+        condition.unlock()
+        job?.expire()
     }
 
     private func work() {
         while true {
             condition.lock()
-            while queue.isEmpty, !stopping { condition.wait() }
-            if queue.isEmpty {
+            let idleDeadline = Date(timeIntervalSinceNow: idleTimeout.timeInterval)
+            while queue.isEmpty, !stopping {
+                idle += 1
+                let signalled = condition.wait(until: idleDeadline)
+                idle -= 1
+                if !signalled, queue.isEmpty { break }
+            }
+            guard !queue.isEmpty else {
+                threads -= 1
+                condition.broadcast()
                 condition.unlock()
                 return
             }
             let job = queue.removeFirst()
             condition.unlock()
-            job()
+            job.run()
         }
     }
 
-    /// Lets queued work finish, then stops the threads; later calls fail.
-    public func shutdown() {
+    /// Lets queued work finish, then stops the threads; later calls fail. Waits up to `timeout`
+    /// for the threads to end and returns whether they all did (a call hung on a frozen server
+    /// ends at its own deadline).
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(5)) -> Bool {
         condition.lock()
+        defer { condition.unlock() }
         stopping = true
         condition.broadcast()
-        condition.unlock()
+        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
+        while threads > 0 {
+            if !condition.wait(until: deadline) { break }
+        }
+        return threads == 0
     }
 }
 

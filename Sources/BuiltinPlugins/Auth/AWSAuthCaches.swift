@@ -46,6 +46,13 @@ public struct DatabaseCredentials: Sendable, Hashable, CustomStringConvertible {
 /// Values that expire at a wall-clock time (tokens and secrets are valid until a date).
 final class ExpiringCache<Value: Sendable>: Sendable {
     private let entries = LockedValue<[String: (value: Value, expiry: Date)]>([:])
+    /// The most entries kept: keys come from connection properties (users, hosts, secret ids).
+    let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = max(1, capacity) }
+
+    /// How many entries are held (expired ones included until the next store sweeps them).
+    var count: Int { entries.withLock { $0.count } }
 
     func value(for key: String, now: Date) -> Value? {
         entries.withLock { entries in
@@ -56,7 +63,20 @@ final class ExpiringCache<Value: Sendable>: Sendable {
         }
     }
 
-    func store(_ value: Value, for key: String, until expiry: Date) { entries.withLock { $0[key] = (value, expiry) } }
+    /// Stores a value; when the cache is full, expired entries are swept first and then the
+    /// entry that expires soonest makes room.
+    func store(_ value: Value, for key: String, until expiry: Date, now: Date = Date()) {
+        entries.withLock { entries in
+            if entries[key] == nil, entries.count >= capacity {
+                entries = entries.filter { $0.value.expiry > now }
+                if entries.count >= capacity, let soonest = entries.min(by: { $0.value.expiry < $1.value.expiry })?.key {
+                    entries[soonest] = nil
+                }
+            }
+            entries[key] = (value, expiry)
+        }
+    }
+
     func remove(_ key: String) { entries.withLock { $0[key] = nil } }
     func removeAll() { entries.withLock { $0.removeAll() } }
 }

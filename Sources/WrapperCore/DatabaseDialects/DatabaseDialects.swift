@@ -92,9 +92,25 @@ public final class DatabaseDialects: Sendable {
         "\(family.rawValue)://\(host.lowercased()):\(port)"
     }
 
+    /// The most endpoints whose dialect is remembered.
+    static let knownCapacity = 10_000
+
     private func remember(_ dialect: any DatabaseDialect, for host: String) {
-        state.withLock { $0.known[host] = (dialect.code, .now + .seconds(1800)) }
+        state.withLock { state in
+            let now = ContinuousClock.now
+            // Full: sweep what expired, then forget the entry that expires soonest.
+            if state.known[host] == nil, state.known.count >= Self.knownCapacity {
+                state.known = state.known.filter { $0.value.expires > now }
+                if state.known.count >= Self.knownCapacity, let soonest = state.known.min(by: { $0.value.expires < $1.value.expires })?.key {
+                    state.known[soonest] = nil
+                }
+            }
+            state.known[host] = (dialect.code, now + .seconds(1800))
+        }
     }
+
+    /// How many endpoints' dialects are remembered.
+    public var knownCount: Int { state.withLock { $0.known.count } }
 
     /// Forgets what detection learned.
     public func clearCache() { state.withLock { $0.known.removeAll() } }

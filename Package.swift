@@ -59,7 +59,7 @@ let package = Package(
         // Test support only: an in-memory driver for unit tests of the plugin machinery and benchmarks.
         .target(
             name: "InMemoryDriver",
-            dependencies: ["WrapperCore"],
+            dependencies: ["WrapperCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // The failover demo on the cluster lab (scripts/demo.sh).
@@ -72,6 +72,12 @@ let package = Package(
         .executableTarget(
             name: "Demo",
             dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects", "ClusterLab", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // A soak on the cluster lab: RSS, threads and fds back at their baseline (scripts/soak.sh).
+        .executableTarget(
+            name: "Soak",
+            dependencies: ["WrapperCore", "BuiltinPlugins", "DriverDialects", "ClusterLab"],
             swiftSettings: strictSettings
         ),
         // A tour of the API against throwaway servers (scripts/tour.sh).
@@ -113,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "DriverDialectsTests",
             dependencies: [
-                "DriverDialects", "WrapperCore", "BuiltinPlugins",
+                "DriverDialects", "WrapperCore", "BuiltinPlugins", "InMemoryDriver",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -5,30 +5,6 @@ import Logging
 import Testing
 import WrapperCore
 
-/// Lines logged at every level, to check that no secret reaches a log.
-final class CapturedLog: Sendable {
-    let lines = LockedValue<[String]>([])
-
-    var logger: Logger {
-        var logger = Logger(label: "corpus") { _ in Handler(sink: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    struct Handler: LogHandler {
-        let sink: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            sink.lines.withLock { $0.append("\(event.level) \(event.message) \(event.metadata ?? [:]) \(metadata)") }
-        }
-    }
-}
-
 /// One line of `Corpus/bad-input.jsonl` (written by `Corpus/make-corpus.py`).
 struct CorpusCase: Decodable, Sendable, CustomTestStringConvertible {
     enum Expectation: Decodable, Sendable {
@@ -80,7 +56,7 @@ struct BadInputCorpusTests {
     @Test("each case gets its typed outcome and leaks no secret", arguments: CorpusCase.all)
     func run(_ item: CorpusCase) throws {
         let secret = item.secret ?? CorpusCase.sentinel
-        let log = CapturedLog()
+        let log = LogCapture()
         var shown: [String] = []
         switch (item.kind, item.expect) {
         case ("open", .code(let expected)):
@@ -103,13 +79,13 @@ struct BadInputCorpusTests {
         case ("topology", .hosts(let expected)), ("topology-multiaz", .hosts(let expected)):
             let rows = try Self.rows(item.input)
             let multiAz = item.kind == "topology-multiaz"
-            let driver = CorpusDriver { sql in
+            let driver = ScriptedDriver { sql in
                 if multiAz, sql.contains("source_dbi") { return QueryResult(rows: [[.text("w")]]) }
                 return QueryResult(rows: rows)
             }
             let topology = multiAz ? MultiAzPostgresDialect().topology! : AuroraPostgresDialect().topology!
             let hosts = try topology.hosts(
-                connection: CorpusDriver.Connection(), driver: driver, pattern: multiAz ? nil : try InstanceHostPattern("?.db.example.com"),
+                connection: ScriptedDriver.Connection(), driver: driver, pattern: multiAz ? nil : try InstanceHostPattern("?.db.example.com"),
                 defaultPort: 5432, logger: log.logger)
             let seen = multiAz ? hosts.map { "\($0.hostID ?? ""):\($0.port)" } : hosts.compactMap(\.hostID)
             #expect(Set(seen) == Set(expected), "\(seen)")
@@ -143,21 +119,4 @@ struct BadInputCorpusTests {
     static func rows(_ json: String) throws -> [[DatabaseValue]] {
         try JSONDecoder().decode([[Cell]].self, from: Data(json.utf8)).map { $0.map(\.value) }
     }
-}
-
-/// Answers every query with a closure: topology rows no server would send.
-final class CorpusDriver: DriverDialect, @unchecked Sendable {
-    final class Connection: DriverConnection, @unchecked Sendable {}
-    let answer: @Sendable (String) throws -> QueryResult
-    init(_ answer: @escaping @Sendable (String) throws -> QueryResult) { self.answer = answer }
-    var code: String { "corpus" }
-    var defaultPort: Int { 5432 }
-    func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection { Connection() }
-    func perform(_ call: MethodCall, on connection: any DriverConnection) throws -> CallResult { .rows(try answer(call.sql)) }
-    func isClosed(_ connection: any DriverConnection) -> Bool { false }
-    func isInTransaction(_ connection: any DriverConnection) -> Bool { false }
-    func close(_ connection: any DriverConnection) {}
-    func abort(_ connection: any DriverConnection) {}
-    func sessionValue(_ kind: SessionValueKind, of connection: any DriverConnection) throws -> SessionValue { .autocommit(true) }
-    func apply(_ value: SessionValue, to connection: any DriverConnection) throws {}
 }

@@ -1,5 +1,6 @@
 import BuiltinPlugins
 import Foundation
+import InMemoryDriver
 import Logging
 import Testing
 import WrapperCore

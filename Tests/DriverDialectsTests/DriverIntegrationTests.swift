@@ -1,6 +1,7 @@
 import BuiltinPlugins
 import Dispatch
 import Foundation
+import InMemoryDriver
 import Logging
 import Testing
 import WrapperCore

@@ -1,47 +1,8 @@
 import Foundation
+import InMemoryDriver
 import Logging
 import Testing
 @testable import WrapperCore
-
-/// A driver whose every query is answered by a closure: for topology rows no server would send.
-final class ScriptedDriver: DriverDialect, @unchecked Sendable {
-    final class Connection: DriverConnection, @unchecked Sendable {}
-    let answer: LockedValue<@Sendable (String) throws -> QueryResult>
-    init(_ answer: @escaping @Sendable (String) throws -> QueryResult) { self.answer = LockedValue(answer) }
-    var code: String { "scripted" }
-    var defaultPort: Int { 5432 }
-    func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection { Connection() }
-    func perform(_ call: MethodCall, on connection: any DriverConnection) throws -> CallResult {
-        let answer = self.answer.withLock { $0 }
-        return .rows(try answer(call.sql))
-    }
-    func isClosed(_ connection: any DriverConnection) -> Bool { false }
-    func isInTransaction(_ connection: any DriverConnection) -> Bool { false }
-    func close(_ connection: any DriverConnection) {}
-    func abort(_ connection: any DriverConnection) {}
-    func sessionValue(_ kind: SessionValueKind, of connection: any DriverConnection) throws -> SessionValue { .autocommit(true) }
-    func apply(_ value: SessionValue, to connection: any DriverConnection) throws {}
-}
-
-/// Collects warnings.
-final class Warnings: Sendable {
-    let lines = LockedValue<[String]>([])
-    var logger: Logger {
-        var logger = Logger(label: "warnings") { _ in Handler(sink: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-    struct Handler: LogHandler {
-        let sink: Warnings
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { sink.lines.withLock { $0.append("\(event.level) \(event.message)") } }
-    }
-}
 
 @Suite("RDS names, patterns and topology rows")
 struct TopologyTests {
@@ -103,7 +64,7 @@ struct TopologyTests {
             [.text("short")],                                                                        // too few columns
         ]
         let driver = ScriptedDriver { _ in QueryResult(columns: ["a", "b", "c", "d", "e"], rows: rows) }
-        let warnings = Warnings()
+        let warnings = LogCapture()
         let topology = AuroraPostgresDialect().topology!
         let hosts = try topology.hosts(
             connection: ScriptedDriver.Connection(), driver: driver, pattern: try InstanceHostPattern("?.lab:5432"),
@@ -150,7 +111,7 @@ struct TopologyTests {
             clusterID: "test", initialHost: HostInfo(host: "w", port: 5432), pattern: nil, connectionProperties: [:],
             refreshInterval: .milliseconds(50), highRefreshInterval: .milliseconds(10))
         let monitor = try ClusterTopologyMonitor(
-            settings: settings, driver: driver, dialect: AuroraPostgresDialect(), resolver: SystemResolver(), logger: Warnings().logger)
+            settings: settings, driver: driver, dialect: AuroraPostgresDialect(), resolver: SystemResolver(), logger: LogCapture().logger)
         defer { monitor.shutdown() }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(monitor.hosts.isEmpty)

@@ -280,10 +280,12 @@ private struct URLParser {
     ///   taken as `host?key=value@...` either.
     /// - An '@' is followed by a '/' before any '&' (`...@host/db`): the text after it looks like
     ///   the host and database, not like the rest of a parameter value.
+    /// - An '@' ends the text: user info followed by an empty host list.
     ///
     /// `host/db?user=a@b.c&x=1` and `host:5432/db?user=a@b.c` pass.
     func userInfoSpillsOver(from authorityEnd: Int) -> Bool {
         if authorityEnd < text.count, text[authorityEnd] == "?" { return true }
+        if text.last == "@" { return true }
         // From the end backwards, so that the nearest '/' or '&' after each '@' is known: linear.
         var slashIsNext = false
         var position = text.count - 1

@@ -216,8 +216,9 @@ public final class HostMonitor: @unchecked Sendable {
             let active = contexts.values.filter { !$0.aborted && $0.activeAt <= now }
             // A call out of its grace time on a host already found unhealthy is aborted at once.
             if unhealthy, !active.isEmpty, let last = lastCheckFinished, now - last <= settings.interval {
-                abort(active)
+                let aborted = abort(active)
                 condition.unlock()
+                reportAborted(aborted)
                 continue
             }
             if active.isEmpty || now < nextCheck {
@@ -248,27 +249,36 @@ public final class HostMonitor: @unchecked Sendable {
                 case .v1: unhealthy = failing > settings.interval * settings.count
                 }
             }
+            var aborted = 0
             if unhealthy {
                 // Under the lock: a call that ended meanwhile has left `contexts`, so its
                 // connection's next statement is never cut.
-                abort(contexts.values.filter { !$0.aborted && $0.activeAt <= finishedAt })
+                aborted = abort(contexts.values.filter { !$0.aborted && $0.activeAt <= finishedAt })
             }
             condition.unlock()
+            reportAborted(aborted)
             if unhealthy { Counter(label: "host_monitoring.host_unhealthy.count").increment() }
             nextCheck = Self.nextBoundary(after: finishedAt + .milliseconds(100), interval: settings.interval)
         }
     }
 
-    /// Aborts the calls' connections (a socket shutdown, safe under the lock). Called with the lock held.
-    private func abort(_ victims: [Context]) {
-        guard !victims.isEmpty else { return }
+    /// Aborts the calls' connections (a socket shutdown, safe under the lock) and returns how
+    /// many. Called with the lock held; the caller reports them after unlocking.
+    private func abort(_ victims: [Context]) -> Int {
+        guard !victims.isEmpty else { return 0 }
         for context in victims {
             context.aborted = true
             driver.abort(context.connection)
         }
         abortedCount += victims.count
-        logger.info("Host unhealthy; aborted monitored connections", metadata: ["count": "\(victims.count)"])
-        Counter(label: "efm2.connections.aborted").increment(by: victims.count)
+        return victims.count
+    }
+
+    /// Logs and counts aborted calls, outside the lock: a log handler or metrics backend may block.
+    private func reportAborted(_ count: Int) {
+        guard count > 0 else { return }
+        logger.info("Host unhealthy; aborted monitored connections", metadata: ["count": "\(count)"])
+        Counter(label: "efm2.connections.aborted").increment(by: count)
     }
 
     /// One check: opens the monitoring connection if there is none (success counts as healthy),

@@ -74,24 +74,25 @@ public final class FileResolver: HostResolver, @unchecked Sendable {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let modified = attributes?[.modificationDate] as? Date
         let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
-        return cache.withLock { cache in
-            if cache.modified == modified, cache.size == size { return cache.names }
-            var names: [String: [String]] = [:]
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-                for line in text.split(separator: "\n") {
-                    let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                    let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                    guard fields.count >= 2 else { continue }
-                    // Accept both "name address" and the /etc/hosts order "address name...".
-                    if RdsURL.isIPAddress(String(fields[0])) {
-                        for name in fields.dropFirst() { names[name.lowercased(), default: []].append(String(fields[0])) }
-                    } else {
-                        names[fields[0].lowercased(), default: []].append(String(fields[1]))
-                    }
+        if let cached = cache.withLock({ cache in cache.modified == modified && cache.size == size ? cache.names : nil }) {
+            return cached
+        }
+        // Read and parsed outside the lock: a slow file system holds up no other lookup.
+        var names: [String: [String]] = [:]
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                guard fields.count >= 2 else { continue }
+                // Accept both "name address" and the /etc/hosts order "address name...".
+                if RdsURL.isIPAddress(String(fields[0])) {
+                    for name in fields.dropFirst() { names[name.lowercased(), default: []].append(String(fields[0])) }
+                } else {
+                    names[fields[0].lowercased(), default: []].append(String(fields[1]))
                 }
             }
-            cache = (modified, size, names)
-            return names
         }
+        cache.withLock { $0 = (modified, size, names) }
+        return names
     }
 }

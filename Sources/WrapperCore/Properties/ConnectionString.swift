@@ -5,7 +5,8 @@
 /// Both forms produce ``Properties`` with the wrapper's key names: `dbname` becomes `database`;
 /// several hosts become comma-separated `host` and `port` values, as libpq writes them. A
 /// malformed string gives a ``WrapperError`` with code ``WrapperError/Code/malformedConnectionString``
-/// that names the character position and the reason; no password ever appears in it.
+/// that names the position (counted in Unicode scalars) and the reason; no password, and no value,
+/// ever appears in it (keys that look like keywords may).
 public struct ConnectionString: Sendable, Hashable {
     /// The database family a URL names.
     public enum Scheme: String, Sendable, Hashable {

@@ -209,7 +209,12 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
             if state.writerVerified, !state.dropMonitoringConnection {
                 state.dropMonitoringConnection = true
                 // A refresh blocked on a frozen writer would hold the search back until its timeout.
-                if let connection = state.abortable { driver.abort(connection) }
+                // Aborted outside the lock: it may wait on a concurrent close's socket I/O.
+                if let connection = state.abortable {
+                    condition.unlock()
+                    driver.abort(connection)
+                    condition.lock()
+                }
                 condition.broadcast()
             }
             if !condition.wait(until: deadline) { return fresh() }
@@ -310,8 +315,9 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
 
     private func dropMonitoringConnection() {
         if let connection = monitoringConnection {
-            driver.close(connection)
+            // Forgotten first, so no other thread starts an abort on it while it closes.
             monitoringConnection = nil
+            driver.close(connection)
         }
         locked { $0.writerVerified = false }
     }

@@ -1,9 +1,9 @@
 import BuiltinPlugins
-import DriverDialects
 import Foundation
 import Glibc
 import Testing
 import WrapperCore
+@testable import DriverDialects
 
 @Suite("Connect deadlines")
 struct ConnectDeadlineTests {
@@ -34,5 +34,27 @@ struct ConnectDeadlineTests {
         #expect(error.code == .timeout, "\(error)")
         #expect(elapsed >= .seconds(WrapperProperties.defaultConnectTimeout) - .milliseconds(100), "\(elapsed)")
         #expect(elapsed < .seconds(WrapperProperties.defaultConnectTimeout + 10), "\(elapsed)")
+    }
+}
+
+@Suite("Name resolution under the connect deadline")
+struct DeadlineResolverTests {
+    @Test("names resolve, addresses need no lookup, unknown names are network errors")
+    func resolves() throws {
+        let local = try #require(try DeadlineResolver.address(of: "localhost", until: .now + .seconds(5)))
+        #expect(local == "127.0.0.1" || local == "::1")
+        #expect(try DeadlineResolver.address(of: "127.0.0.1", until: .now + .seconds(5)) == nil)
+        let unknown = try #require(throws: WrapperError.self) {
+            try DeadlineResolver.address(of: "no-such-host.invalid", until: .now + .seconds(10))
+        }
+        #expect(unknown.code == .network)
+    }
+
+    @Test("a lookup that outlives the deadline is a timeout")
+    func deadline() throws {
+        let error = try #require(throws: WrapperError.self) {
+            try DeadlineResolver.address(of: "localhost", until: .now - .seconds(1))
+        }
+        #expect(error.code == .timeout)
     }
 }

@@ -104,12 +104,19 @@ struct PropertiesTests {
         arguments: [
             "postgresql://u:pa/ss@h/db", "postgresql://u:1234/x@h/db", "host=h password=hunter2 secret",
             "postgresql://h/db?password=hunter2&secret", "host=h password=ab://secret", "sftp://u:secret@h",
+            // A password holding '?' and '=' must not become a query value.
+            "mariadb://u:12?c=secret@h/db", "mariadb://u:12?c=secret@h", "mysql://u:40/secret?ssl=true@",
+            // A combining mark after a delimiter must not hide it (the parser reads scalars).
+            "mysql://h/db?\u{348}&password=secret", "postgresql://u:\u{301}secret@h/db", "postgresql:/\u{301}/u:secret@h/db",
         ])
     func noFragmentLeaks(text: String) throws {
         do {
             let properties = try ConnectionString.properties(from: text)
-            // Accepted strings keep the password intact and never print it.
+            // Accepted strings keep the password intact and never print it, nor anywhere but in `password`.
             #expect(!properties.description.contains("secret") && !properties.description.contains("hunter2"))
+            for (key, value) in properties.entries where key != "password" {
+                #expect(!value.contains("secret") && !value.contains("hunter2"), "\(key)=\(value)")
+            }
         } catch let error as WrapperError {
             for fragment in ["pa/ss", "1234/x", "secret", "hunter2"] where text.contains(fragment) {
                 #expect(!error.description.contains(fragment), "\(error.description)")

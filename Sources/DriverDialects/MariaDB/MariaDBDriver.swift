@@ -42,8 +42,16 @@ public struct MariaDBDriver: DriverDialect {
             let password = try properties.value(WrapperProperties.password)
             let database = try properties.value(WrapperProperties.database)
             let port = UInt32(try host.connectPort(default: defaultPort))
-            let address = properties[PluginService.resolvedAddressKey] ?? host.host
             let deadline = SocketWait.deadline(after: try WrapperProperties.connectDeadlineSeconds(properties))
+            // Resolved under the deadline, unless TLS verification needs the name itself: Connector/C
+            // checks the certificate against what it was given.
+            let verifiesName = [.verifyCA, .verifyFull].contains(try properties.value(DriverProperties.sslMode))
+            var address = properties[PluginService.resolvedAddressKey] ?? host.host
+            if properties[PluginService.resolvedAddressKey] == nil, !verifiesName,
+                let resolved = try DeadlineResolver.address(of: host.host, until: deadline)
+            {
+                address = resolved
+            }
             // The library keeps these pointers until the connect completes: C copies that outlive it.
             let strings = [address, user, password, database].map { $0.map { strdup($0) } }
             defer { strings.forEach { $0.map { free($0) } } }

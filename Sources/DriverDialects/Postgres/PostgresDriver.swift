@@ -69,8 +69,14 @@ public struct PostgresDriver: DriverDialect {
     }
 
     public func connect(to host: HostInfo, properties: Properties) throws -> any DriverConnection {
-        let keywords = try connectionKeywords(host: host, properties: properties)
         let deadline = SocketWait.deadline(after: try WrapperProperties.connectDeadlineSeconds(properties))
+        var properties = properties
+        // The name is resolved under the deadline too; libpq then connects to the address and
+        // keeps the name for TLS verification.
+        if properties[PluginService.resolvedAddressKey] == nil, let address = try DeadlineResolver.address(of: host.host, until: deadline) {
+            properties[PluginService.resolvedAddressKey] = address
+        }
+        let keywords = try connectionKeywords(host: host, properties: properties)
         let statementTimeout = try properties.value(WrapperProperties.socketTimeout)
         let auxiliaryTimeout = Double(try properties.value(WrapperProperties.auxiliaryQueryTimeoutSec))
         let handle = try withCStrings(keywords.map(\.0)) { keys in

@@ -58,3 +58,35 @@ struct DeadlineResolverTests {
         #expect(error.code == .timeout)
     }
 }
+
+@Suite("Async opens")
+struct AsyncOpenTests {
+    @Test("an async open to a silent server is cancelled by task cancellation, long before its deadline", arguments: Backend.allCases)
+    func cancelled(backend: Backend) async throws {
+        let listener = try SilentListener()
+        let start = ContinuousClock.now
+        let task = Task {
+            try await WrapperConnection.async.open(
+                backend.url("plugins=&connect_timeout=30", port: listener.port), driver: backend.driver, registry: .default)
+        }
+        // Cancelled once the client is inside its connect, not before it started.
+        #expect(await listener.clientArrived())
+        task.cancel()
+        let result = await task.result
+        #expect(ContinuousClock.now - start < .seconds(10))
+        guard case .failure(let error) = result else {
+            Issue.record("the open succeeded")
+            return
+        }
+        #expect(error is CancellationError, "\(error)")
+    }
+
+    @Test("without connect_timeout an async open to a silent server ends at the default deadline", arguments: Backend.allCases)
+    func defaultDeadline(backend: Backend) async throws {
+        let listener = try SilentListener()
+        let error = await #expect(throws: WrapperError.self) {
+            try await WrapperConnection.async.open(backend.url("plugins=", port: listener.port), driver: backend.driver, registry: .default)
+        }
+        #expect(error?.code == .timeout)
+    }
+}

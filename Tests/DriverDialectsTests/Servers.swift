@@ -76,6 +76,21 @@ final class SilentListener: @unchecked Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Waits until a client's connection is pending (the kernel completed its handshake), so a test
+    /// knows the client is inside its connect; `false` after `timeout`.
+    func waitForClient(timeout: Duration = .seconds(10)) -> Bool {
+        var descriptor = pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, Int32(timeout.components.seconds * 1000)) > 0
+    }
+
+    /// ``waitForClient(timeout:)`` on a thread of its own: an async test must not block the
+    /// concurrency pool that the client under test needs.
+    func clientArrived(timeout: Duration = .seconds(10)) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.waitForClient(timeout: timeout)) }
+        }
+    }
+
     deinit { close(socketFD) }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 extension WrapperConnection {
     /// The connection's async API: the same calls, run on the runtime's dedicated threads, never
@@ -70,14 +71,68 @@ extension WrapperConnection {
     /// Opens connections on the runtime's threads; see ``WrapperConnection/async-swift.type.property``.
     public struct AsyncOpener: Sendable {
         /// Async ``WrapperConnection/open(_:properties:driver:registry:logger:)``.
+        ///
+        /// Cancelling the task returns at once with `CancellationError`. The open already under way
+        /// cannot be interrupted inside the C library: it ends on its own thread within its connect
+        /// deadline, and a connection it still makes is closed.
         public func open(
             _ connectionString: String, properties: Properties = Properties(), driver: any DriverDialect,
             registry: PluginRegistry, logger: Logger = .wrapperNoOp
         ) async throws -> WrapperConnection {
             try Task.checkCancellation()
-            return try await registry.runtime.executor.run {
-                try WrapperConnection.open(connectionString, properties: properties, driver: driver, registry: registry, logger: logger)
+            let race = OpenRace()
+            let executor = registry.runtime.executor
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    race.start(continuation)
+                    Task.detached {
+                        do {
+                            let connection = try await executor.run {
+                                try WrapperConnection.open(
+                                    connectionString, properties: properties, driver: driver, registry: registry, logger: logger)
+                            }
+                            // Nobody waits for it any more: close it rather than leak it.
+                            if !race.finish(.success(connection)) { _ = try? await executor.run { try connection.close() } }
+                        } catch {
+                            _ = race.finish(.failure(error))
+                        }
+                    }
+                }
+            } onCancel: {
+                race.cancel()
             }
+        }
+    }
+
+    /// The outcome of an async open, delivered once: to the caller, or to nobody after a cancel.
+    final class OpenRace: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<WrapperConnection, any Error>?, cancelled: Bool)>((nil, false))
+
+        func start(_ continuation: CheckedContinuation<WrapperConnection, any Error>) {
+            let cancelled = state.withLock { state -> Bool in
+                if !state.cancelled { state.continuation = continuation }
+                return state.cancelled
+            }
+            if cancelled { continuation.resume(throwing: CancellationError()) }
+        }
+
+        /// Delivers the outcome; `false` when the caller had cancelled.
+        func finish(_ result: Result<WrapperConnection, any Error>) -> Bool {
+            let continuation = state.withLock { state -> CheckedContinuation<WrapperConnection, any Error>? in
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume(with: result)
+            return continuation != nil
+        }
+
+        func cancel() {
+            let continuation = state.withLock { state -> CheckedContinuation<WrapperConnection, any Error>? in
+                state.cancelled = true
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume(throwing: CancellationError())
         }
     }
 }

@@ -8,11 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 args=(1000000 1000 20 3)
-[[ ${1:-} == --ci ]] && args=(20000 100 3 2)
+configuration=release
+if [[ ${1:-} == --ci ]]; then
+    args=(20000 100 3 2)
+    configuration=debug   # the tests' build: no second compile in CI
+fi
 scripts/install-prerequisites.sh >/dev/null
-swift build -c release --product Soak
+swift build -c "$configuration" --product Soak
 scripts/cluster-lab.sh down >/dev/null 2>&1 || true
 scripts/cluster-lab.sh up --engine pg --flavor aurora >/dev/null
 trap 'scripts/cluster-lab.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/cluster-lab.sh env)"
-"$(swift build -c release --show-bin-path)/Soak" "${args[@]}"
+"$(swift build -c "$configuration" --show-bin-path)/Soak" "${args[@]}"

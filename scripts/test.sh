@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs the native prerequisites, starts throwaway PostgreSQL and MariaDB
-# servers, a mock AWS (moto) and the cluster lab on loopback, runs `swift test` (also under ThreadSanitizer), and
-# stops everything again.
+# servers, a mock AWS (moto) and the cluster lab on loopback, runs `swift test` (also under ThreadSanitizer),
+# a CI-sized soak on the lab and a minute of fuzzing per fuzz target, and stops everything again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,10 @@ eval "$(scripts/db-servers.sh env)"
 eval "$(scripts/aws-mock.sh env)"
 
 swift test "$@"
+# Liveness on the lab: RSS flat, threads and file descriptors back at their baseline.
+scripts/soak.sh --ci
+# The connection-string parser and the redactor under libFuzzer, a minute each.
+scripts/fuzz.sh 60
 # The concurrency tests (abort from another thread, one caller at a time, the registry under load,
 # the topology monitors) must also pass under ThreadSanitizer.
 swift test --sanitize=thread "$@"

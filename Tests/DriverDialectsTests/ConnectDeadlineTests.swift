@@ -73,7 +73,8 @@ struct AsyncOpenTests {
         #expect(await listener.clientArrived())
         task.cancel()
         let result = await task.result
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Well before the 30 s connect deadline, with room for a loaded machine.
+        #expect(ContinuousClock.now - start < .seconds(20))
         guard case .failure(let error) = result else {
             Issue.record("the open succeeded")
             return

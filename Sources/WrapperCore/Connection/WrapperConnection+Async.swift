@@ -85,17 +85,22 @@ extension WrapperConnection {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
                     race.start(continuation)
-                    Task.detached {
+                    // Straight onto the executor's threads: the open must not wait for the concurrency pool.
+                    let submitted = executor.submit({
                         do {
-                            let connection = try await executor.run {
-                                try WrapperConnection.open(
-                                    connectionString, properties: properties, driver: driver, registry: registry, logger: logger)
-                            }
+                            let connection = try WrapperConnection.open(
+                                connectionString, properties: properties, driver: driver, registry: registry, logger: logger)
                             // Nobody waits for it any more: close it rather than leak it.
-                            if !race.finish(.success(connection)) { _ = try? await executor.run { try connection.close() } }
+                            if !race.finish(.success(connection)) { try? connection.close() }
                         } catch {
                             _ = race.finish(.failure(error))
                         }
+                    }, expired: {
+                        _ = race.finish(.failure(WrapperError(
+                            .timeout, "Every thread of the async API was busy for the queue timeout; the open did not start.")))
+                    })
+                    if !submitted {
+                        _ = race.finish(.failure(WrapperError(.connectionClosed, "The runtime was shut down.")))
                     }
                 }
             } onCancel: {

@@ -70,6 +70,26 @@ public final class BlockingExecutor: @unchecked Sendable {
         }
     }
 
+    /// Starts `job` on one of the executor's threads without waiting for it, for callers that must
+    /// not depend on the concurrency pool to get going. `expired` runs instead when no thread was
+    /// free within ``queueTimeout``.
+    ///
+    /// - Returns: `false` after ``shutdown()``; neither closure runs then.
+    @discardableResult
+    public func submit(_ job: @escaping @Sendable () -> Void, expired: @escaping @Sendable () -> Void) -> Bool {
+        switch enqueue({ Job(id: $0, run: job, expire: expired) }) {
+        case .rejected:
+            return false
+        case .running:
+            return true
+        case .queued(let id):
+            DispatchQueue.global().asyncAfter(deadline: .now() + queueTimeout.timeInterval) { [weak self] in
+                self?.expireIfQueued(id)
+            }
+            return true
+        }
+    }
+
     private enum Admission {
         case rejected
         case running

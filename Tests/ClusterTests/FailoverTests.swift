@@ -376,3 +376,29 @@ extension ClusterLabTests {
         #expect(after.code == .network, "\(after)")
     }
 }
+
+extension ClusterLabTests {
+    @Test("frozen failover candidates cannot hold a failover past failover_timeout_sec, whatever the connect and socket timeouts",
+          arguments: ["strict_writer", "reader_or_writer"])
+    func frozenCandidates(mode: String) throws {
+        let registry = Lab.registry()
+        defer { registry.runtime.shutdown() }
+        // No connect_timeout or socket_timeout of the user's: only the failover's own deadline bounds it.
+        let connection = try WrapperConnection.open(
+            Engine.postgres.url("plugins=failover_v2&failover_timeout_sec=3&failover_mode=\(mode)"), driver: PostgresDriver(), registry: registry)
+        defer { try? connection.close() }
+        let writer = try #require(Engine.postgres.node(of: connection.currentHost))
+        // The topology is known before the readers freeze, so failover has candidates to try.
+        #expect(Lab.eventually { try? connection.service.refreshHostList(); return connection.service.allHosts.count == 3 })
+        let readers = ["pg-1", "pg-2", "pg-3"].filter { $0 != writer }
+        for reader in readers { try Lab.run("freeze", reader) }
+        defer { for reader in readers { _ = try? Lab.run("thaw", reader) } }
+        try Lab.run("kill", writer)
+        let start = ContinuousClock.now
+        let error = try #require(throws: FailoverError.self) { try connection.execute("SELECT 1") }
+        let elapsed = ContinuousClock.now - start
+        #expect(error.code == .failed, "\(error)")
+        // Three seconds of failover, and a margin for a loaded machine: not the 10 s connect default.
+        #expect(elapsed < .seconds(8), "took \(elapsed)")
+    }
+}

@@ -22,4 +22,6 @@ scripts/soak.sh --ci
 scripts/fuzz.sh 60
 # The concurrency tests (abort from another thread, one caller at a time, the registry under load,
 # the topology monitors) must also pass under ThreadSanitizer.
-swift test --sanitize=thread "$@"
+# A race report starts a symbolizer that can outlive the test process and keep its output open:
+# bounded, so a report fails the run instead of hanging it.
+timeout --kill-after=30 1800 swift test --sanitize=thread "$@"

@@ -42,6 +42,11 @@ struct DataCachePatternTests {
         ("SELECT GET_LOCK('x', 1)", false), ("SELECT pg_advisory_lock(1)", false), ("EXPLAIN ANALYZE DELETE FROM t", false),
         ("CALL p()", false), ("", false), ("   ", false), ("SELECT 1;", true), ("MERGE INTO t USING s ON true", false),
         ("SELECT $$;$$; DROP TABLE t", false), ("SELECT 'a'';DELETE FROM t", true),
+        // What PostgreSQL and MySQL read differently is never a cacheable read.
+        ("WITH x AS (SELECT 1 # 1), d AS (DELETE FROM t RETURNING 1) SELECT 1", false),
+        ("WITH q AS (SELECT 'a\\' AS v), d AS (DELETE FROM s RETURNING 1) SELECT 'b' FROM q", false),
+        ("SELECT 1 AS x$a$; DELETE FROM t; SELECT 1 AS y$a$", false), ("SELECT * FROM t WHERE id = 1 /*! FOR UPDATE */", false),
+        ("SELECT * FROM t /*M! FOR UPDATE */", false), ("SELECT $1, $2", true),
     ])
     func reads(sql: String, isRead: Bool) {
         #expect(ReadStatement.isRead(sql) == isRead, "\(sql)")

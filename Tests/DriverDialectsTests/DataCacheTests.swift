@@ -37,6 +37,18 @@ struct DataCacheTests {
         #expect(cache.hits == 1)
     }
 
+    @Test("a streamed read answered from the cache still reaches the row handler", arguments: Backend.allCases)
+    func streamFromCache(backend: Backend) throws {
+        let connection = try backend.open("plugins=data_cache&data_cache_trigger_condition=^SELECT", registry: registry())
+        defer { try? connection.close() }
+        let query: SQLQuery = "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3"
+        #expect(try connection.execute(query).rows.count == 3)
+        var seen: [DatabaseValue] = []
+        try connection.stream(query) { row in seen.append(row[0]) }
+        #expect(connection.plugin(DataCachePlugin.self)?.cache.hits == 1)
+        #expect(seen == [.integer(1), .integer(2), .integer(3)])
+    }
+
     @Test("data_cache_max_entries and data_cache_ttl_ms are honoured", arguments: Backend.allCases)
     func bounds(backend: Backend) throws {
         let registry = registry()

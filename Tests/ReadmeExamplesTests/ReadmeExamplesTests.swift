@@ -1,6 +1,5 @@
 import DriverDialects
 import Foundation
-import Synchronization
 import Testing
 import WrapperCore
 
@@ -65,7 +64,7 @@ struct ReadmeExamplesTests {
         try await withTables(server) {
             try builderChain(url: server.url, driver: server.driver, measure: true)
             try builderChain(url: server.url, driver: server.driver, measure: false)
-            let rows = Mutex<[[DatabaseValue]]>([])
+            let rows = LockedValue<[[DatabaseValue]]>([])
             try await connections(url: server.url, driver: server.driver) { row in rows.withLock { $0.append(row) } }
             #expect(rows.withLock { $0 }.count == 2)
         }

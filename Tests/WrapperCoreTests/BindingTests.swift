@@ -1,11 +1,10 @@
 import InMemoryDriver
-import Synchronization
 import Testing
 import WrapperCore
 
 /// What the driver received: the SQL text and the bound values of every statement.
 final class StatementLog: Sendable {
-    private let entries = Mutex<[(sql: String, binds: [DatabaseValue])]>([])
+    private let entries = LockedValue<[(sql: String, binds: [DatabaseValue])]>([])
 
     var all: [(sql: String, binds: [DatabaseValue])] { entries.withLock { $0 } }
     var last: (sql: String, binds: [DatabaseValue])? { all.last }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WrapperCore
 
@@ -14,7 +13,7 @@ struct BlockingExecutorTests {
 
     /// Counts calls that started.
     final class Counter: Sendable {
-        private let value = Mutex(0)
+        private let value = LockedValue(0)
         func add() { value.withLock { $0 += 1 } }
         var count: Int { value.withLock { $0 } }
     }

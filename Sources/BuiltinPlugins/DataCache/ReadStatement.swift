@@ -23,6 +23,9 @@ enum ReadStatement {
             case .semicolon:
                 // A second statement after the first: not a single read.
                 if scanner.hasMoreTokens() { return false }
+            case .ambiguous:
+                // Text the two servers read differently: never answered from the cache.
+                return false
             case .word(let word):
                 let upper = word.uppercased()
                 if words.isEmpty, !readHeads.contains(upper) { return false }
@@ -39,6 +42,9 @@ struct SQLWordScanner {
     enum Token: Equatable {
         case word(String)
         case semicolon
+        /// Something PostgreSQL and MySQL read differently (`#`, `/*!`, a backslash in a literal,
+        /// `$` after a word): the scanner cannot be sure what the server runs.
+        case ambiguous
     }
 
     private let bytes: [UInt8]
@@ -56,14 +62,24 @@ struct SQLWordScanner {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`"):
-                skipQuoted(byte)
-            case UInt8(ascii: "-") where peek(1) == UInt8(ascii: "-"), UInt8(ascii: "#"):
+                if skipQuoted(byte) { return .ambiguous }
+            case UInt8(ascii: "#"):
+                // A comment in MySQL, an operator in PostgreSQL.
+                index += 1
+                return .ambiguous
+            case UInt8(ascii: "-") where peek(1) == UInt8(ascii: "-"):
                 while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+            case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*") && (peek(2) == UInt8(ascii: "!") || peek(2) == UInt8(ascii: "M")):
+                // MySQL runs what `/*! ... */` and `/*M! ... */` hold.
+                index += 2
+                return .ambiguous
             case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*"):
                 index += 2
                 while index < bytes.count, !(bytes[index] == UInt8(ascii: "*") && peek(1) == UInt8(ascii: "/")) { index += 1 }
                 index = min(bytes.count, index + 2)
             case UInt8(ascii: "$"):
+                // `x$a$` is an identifier in PostgreSQL, not the start of a dollar quote.
+                if index > 0, isWordByte(bytes[index - 1]) || (bytes[index - 1] >= 48 && bytes[index - 1] <= 57) { index += 1; return .ambiguous }
                 skipDollarQuoted()
             case UInt8(ascii: ";"):
                 index += 1
@@ -88,10 +104,14 @@ struct SQLWordScanner {
         (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == UInt8(ascii: "_") || byte >= 0x80
     }
 
-    private mutating func skipQuoted(_ quote: UInt8) {
+    /// Skips a quoted literal or identifier; `true` when it holds a backslash, which MySQL reads as
+    /// an escape and PostgreSQL does not.
+    private mutating func skipQuoted(_ quote: UInt8) -> Bool {
         index += 1
+        var ambiguous = false
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "\\"), quote == UInt8(ascii: "'") {
+            if bytes[index] == UInt8(ascii: "\\") {
+                ambiguous = true
                 index += 2
                 continue
             }
@@ -99,10 +119,11 @@ struct SQLWordScanner {
                 // A doubled quote stands for itself.
                 if peek(1) == quote { index += 2; continue }
                 index += 1
-                return
+                return ambiguous
             }
             index += 1
         }
+        return ambiguous
     }
 
     /// `$$...$$` or `$tag$...$tag$`; a `$1` placeholder is skipped as a word-less token.

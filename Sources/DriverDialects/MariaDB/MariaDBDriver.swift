@@ -47,8 +47,9 @@ public struct MariaDBDriver: DriverDialect {
             // checks the certificate against what it was given.
             let verifiesName = [.verifyCA, .verifyFull].contains(try properties.value(DriverProperties.sslMode))
             var address = properties[PluginService.resolvedAddressKey] ?? host.host
-            if properties[PluginService.resolvedAddressKey] == nil, !verifiesName,
-                let resolved = try DeadlineResolver.address(of: host.host, until: deadline)
+            // `localhost` means the Unix socket to Connector/C: left as it is.
+            if properties[PluginService.resolvedAddressKey] == nil, !verifiesName, host.host.lowercased() != "localhost",
+                let resolved = try DeadlineResolver.addresses(of: host.host, until: deadline)?.first
             {
                 address = resolved
             }
@@ -58,12 +59,12 @@ public struct MariaDBDriver: DriverDialect {
             try connectWithin(deadline, handle, host: host) { result in
                 mysql_real_connect_start(&result, handle, strings[0] ?? nil, strings[1] ?? nil, strings[2] ?? nil, strings[3] ?? nil, port, nil, 0)
             }
-            let connection = MariaDBConnection(
+            // Before the connection object owns the handle: the catch below closes it exactly once.
+            try applyKeepalive(Int32(mysql_get_socket(handle)), properties)
+            return MariaDBConnection(
                 handle: handle, host: host, statementTimeout: try properties.value(WrapperProperties.socketTimeout),
                 auxiliaryTimeout: Double(try properties.value(WrapperProperties.auxiliaryQueryTimeoutSec)),
                 identity: user.map { ConnectionIdentity(user: $0, database: database) })
-            try applyKeepalive(connection.socket, properties)
-            return connection
         } catch {
             mysql_close(handle)
             throw error
@@ -350,7 +351,9 @@ public struct MariaDBDriver: DriverDialect {
         var classification = MySQLErrorClassifier.classify(errorNumber: number, sqlState: sqlState, message: redacted)
         // A client error number (2000-2999) on a socket the library still holds came from the server
         // (a SIGNAL ... SET MYSQL_ERRNO): Connector/C closes the socket when it loses the connection.
-        if (2000...2999).contains(number), mysql_get_socket(connection.handle) != -1 { classification = [] }
+        // (`net.pvio` is what the library clears; mysql_get_socket may read a freed async pvio on
+        // older Connector/C releases.)
+        if (2000...2999).contains(number), connection.handle.pointee.net.pvio != nil { classification = [] }
         var code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver

@@ -41,6 +41,9 @@ public struct PostgresDriver: DriverDialect {
         // the wrapper resolved keeps `host` for TLS verification.
         if let address = properties[PluginService.resolvedAddressKey] {
             keywords.append(("hostaddr", address))
+            // libpq pairs hosts with addresses one to one.
+            let count = address.split(separator: ",").count
+            if count > 1 { keywords[0].1 = Array(repeating: host.host, count: count).joined(separator: ",") }
         } else if RdsURL.isIPAddress(host.host) {
             keywords.append(("hostaddr", host.host))
         }
@@ -73,8 +76,9 @@ public struct PostgresDriver: DriverDialect {
         var properties = properties
         // The name is resolved under the deadline too; libpq then connects to the address and
         // keeps the name for TLS verification.
-        if properties[PluginService.resolvedAddressKey] == nil, let address = try DeadlineResolver.address(of: host.host, until: deadline) {
-            properties[PluginService.resolvedAddressKey] = address
+        // Every address is given, so libpq still tries the next one when the first is unreachable.
+        if properties[PluginService.resolvedAddressKey] == nil, let addresses = try DeadlineResolver.addresses(of: host.host, until: deadline) {
+            properties[PluginService.resolvedAddressKey] = addresses.joined(separator: ",")
         }
         let keywords = try connectionKeywords(host: host, properties: properties)
         let statementTimeout = try properties.value(WrapperProperties.socketTimeout)
@@ -303,8 +307,9 @@ public struct PostgresDriver: DriverDialect {
         if connection.wasAborted { return abortedError(connection) }
         guard let result else {
             let message = SecretRedactor.redact(String(cString: PQerrorMessage(connection.handle)).trimmingCharacters(in: .whitespacesAndNewlines))
-            let classification = PostgresErrorClassifier.classifyClientError(connectionBad: PQstatus(connection.handle) == CONNECTION_BAD)
-            let code: WrapperError.Code = classification.contains(.network) ? .network : .driver
+            // No result: libpq could not send or read (older libpq leaves the status OK after a
+            // keepalive timeout or an unreachable host), so the connection is lost.
+            let code: WrapperError.Code = .network
             return WrapperError(code, message.isEmpty ? "The connection to \(connection.host.hostAndPort) failed." : message,
                                 sqlState: code == .network ? "08006" : nil)
         }
@@ -321,7 +326,10 @@ public struct PostgresDriver: DriverDialect {
             ?? PostgresErrorClassifier.classifyClientError(connectionBad: connectionBad)
         // A connection-class state at ERROR severity on a live connection ended one statement (a
         // user's RAISE ... USING ERRCODE = '08006'): the server ends a session with FATAL or PANIC.
-        if classification.contains(.network), field("V") == "ERROR", !connectionBad { classification = [] }
+        let severity = field("V")
+        if classification.contains(.network), severity == "ERROR", !connectionBad { classification = [] }
+        // FATAL or PANIC ends the session (and PANIC the instance) whatever the state says.
+        if severity == "FATAL" || severity == "PANIC", !classification.contains(.login) { classification = .network }
         let code: WrapperError.Code =
             classification.contains(.network) ? .network
             : classification.contains(.login) ? .login : classification.contains(.readOnly) ? .readOnly : .driver

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import WrapperCore
 
 /// Resolves host names under a connect's deadline.
@@ -13,18 +12,19 @@ import WrapperCore
 enum DeadlineResolver {
     /// The most lookups running at once.
     static let maxLookups = 32
-    private static let running = Mutex(0)
+    private static let running = LockedValue(0)
 
     private final class Lookup: Sendable {
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<String, WrapperError>?>(nil)
+        let result = LockedValue<Result<[String], WrapperError>?>(nil)
     }
 
-    /// The first address of `host`, or `nil` for an address (it needs no lookup).
+    /// The addresses of `host` (at most eight, in the resolver's order), or `nil` for an address
+    /// (it needs no lookup).
     ///
     /// - Throws: ``WrapperError/Code/timeout`` when the lookup outlives `deadline` or too many
     ///   lookups hang; ``WrapperError/Code/network`` when the name does not resolve.
-    static func address(of host: String, until deadline: ContinuousClock.Instant?) throws -> String? {
+    static func addresses(of host: String, until deadline: ContinuousClock.Instant?) throws -> [String]? {
         guard !RdsURL.isIPAddress(host), !host.hasPrefix("/") else { return nil }
         if let deadline, deadline <= .now { throw WrapperError(.timeout, "Resolving \(host) timed out before it started. Raise connect_timeout.") }
         let admitted = running.withLock { count -> Bool in
@@ -57,30 +57,40 @@ enum DeadlineResolver {
         return try result.get()
     }
 
-    private static func resolve(_ host: String) -> Result<String, WrapperError> {
+    private static func resolve(_ host: String) -> Result<[String], WrapperError> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &list)
         defer { if let list { freeaddrinfo(list) } }
-        guard status == 0, let first = list, let address = first.pointee.ai_addr else {
+        guard status == 0, list != nil else {
             return .failure(WrapperError(.network, "Could not resolve \(host): \(String(cString: gai_strerror(status)))."))
         }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let written: UnsafePointer<CChar>? = switch Int32(first.pointee.ai_family) {
-        case AF_INET:
-            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                var raw = pointer.pointee.sin_addr
-                return inet_ntop(AF_INET, &raw, &buffer, socklen_t(buffer.count))
+        var addresses: [String] = []
+        var entry = list
+        while let current = entry, addresses.count < 8 {
+            defer { entry = current.pointee.ai_next }
+            guard let address = current.pointee.ai_addr else { continue }
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+            let written: UnsafePointer<CChar>? = switch Int32(current.pointee.ai_family) {
+            case AF_INET:
+                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    var raw = pointer.pointee.sin_addr
+                    return inet_ntop(AF_INET, &raw, &buffer, socklen_t(buffer.count))
+                }
+            case AF_INET6:
+                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    var raw = pointer.pointee.sin6_addr
+                    return inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count))
+                }
+            default: nil
             }
-        default:
-            address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                var raw = pointer.pointee.sin6_addr
-                return inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count))
-            }
+            guard written != nil else { continue }
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !addresses.contains(text) { addresses.append(text) }
         }
-        guard written != nil else { return .failure(WrapperError(.network, "Could not format the address of \(host).")) }
-        return .success(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard !addresses.isEmpty else { return .failure(WrapperError(.network, "\(host) resolved to no usable address.")) }
+        return .success(addresses)
     }
 }

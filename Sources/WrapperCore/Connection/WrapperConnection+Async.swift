@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 extension WrapperConnection {
     /// The connection's async API: the same calls, run on the runtime's dedicated threads, never
@@ -84,7 +83,7 @@ extension WrapperConnection {
             let executor = registry.runtime.executor
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
-                    race.start(continuation)
+                    guard race.start(continuation) else { return }
                     // Straight onto the executor's threads: the open must not wait for the concurrency pool.
                     let submitted = executor.submit({
                         do {
@@ -111,14 +110,17 @@ extension WrapperConnection {
 
     /// The outcome of an async open, delivered once: to the caller, or to nobody after a cancel.
     final class OpenRace: Sendable {
-        private let state = Mutex<(continuation: CheckedContinuation<WrapperConnection, any Error>?, cancelled: Bool)>((nil, false))
+        private let state = LockedValue<(continuation: CheckedContinuation<WrapperConnection, any Error>?, cancelled: Bool)>((nil, false))
 
-        func start(_ continuation: CheckedContinuation<WrapperConnection, any Error>) {
+        /// Installs the caller's continuation; `false` (and the continuation resumed with
+        /// `CancellationError`) when the task was cancelled already, so the open is not started.
+        func start(_ continuation: CheckedContinuation<WrapperConnection, any Error>) -> Bool {
             let cancelled = state.withLock { state -> Bool in
                 if !state.cancelled { state.continuation = continuation }
                 return state.cancelled
             }
             if cancelled { continuation.resume(throwing: CancellationError()) }
+            return !cancelled
         }
 
         /// Delivers the outcome; `false` when the caller had cancelled.

@@ -19,12 +19,15 @@ extension WrapperConnection {
                 throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
             }
             let call = MethodCall(.cursorExecute, sql: sql, binds: binds)
-            return try chain.execute(call, service: service) { call, service in
+            let result = try chain.execute(call, service: service) { call, service in
                 guard let connection = service.currentConnection else {
                     throw WrapperError(.connectionClosed, "The connection is closed; open a new one.")
                 }
                 return .rows(try service.driver.stream(call, on: connection, onRow: onRow))
             }.queryResult()
+            // A plugin answered (a cache): its rows still go to the handler, one by one.
+            if !result.isStreamed { try result.rows.forEach(onRow) }
+            return result
         }
     }
 

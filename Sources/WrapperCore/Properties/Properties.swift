@@ -106,8 +106,9 @@ public struct PropertyDefinition<Value: Sendable>: Sendable {
     /// A rejected value as an error message may show it: short, and with anything that looks
     /// like a secret (`x;password=...`) masked.
     static func echo(_ raw: String) -> String {
-        let short = raw.count > 64 ? String(raw.prefix(64)) + "…" : raw
-        return SecretRedactor.redact(short)
+        // Redacted whole before it is shortened: a cut could hide the '@' that marks a URL password.
+        let redacted = SecretRedactor.redact(raw)
+        return redacted.count > 64 ? String(redacted.prefix(64)) + "…" : redacted
     }
 }
 

@@ -8,6 +8,9 @@
 /// `String` enters through ``init(unsafeSQL:)`` or ``StringInterpolation/appendInterpolation(unsafeSQL:)``,
 /// for trusted fragments such as identifiers you produced yourself.
 public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
+    /// Literals only: `SQLQuery(stringLiteral:)` cannot be called with a `String` value.
+    public typealias StringLiteralType = StaticString
+
     enum Segment: Sendable {
         case sql(String)
         case bind(DatabaseValue)
@@ -15,8 +18,8 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
 
     var segments: [Segment]
 
-    /// A query without parameters.
-    public init(stringLiteral value: String) { segments = [.sql(value)] }
+    /// A query without parameters. A `StaticString`: only a literal written in the source can be one.
+    public init(stringLiteral value: StaticString) { segments = [.sql(value.description)] }
 
     /// A query from SQL text sent as it is: never build the text from values you did not write yourself.
     public init(unsafeSQL sql: String) { segments = [.sql(sql)] }
@@ -31,8 +34,11 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
         /// Creates an empty interpolation.
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
-        /// Appends SQL text.
-        public mutating func appendLiteral(_ literal: String) { segments.append(.sql(literal)) }
+        /// The literal parts of an interpolation: source text only, never a `String` value.
+        public typealias StringLiteralType = StaticString
+
+        /// Appends SQL text written in the source.
+        public mutating func appendLiteral(_ literal: StaticString) { segments.append(.sql(literal.description)) }
 
         /// Binds a value.
         public mutating func appendInterpolation(_ value: some DatabaseValueConvertible) {

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import Synchronization
 
@@ -288,11 +287,7 @@ public final class PluginService: Sendable {
         state.withLock { $0.databaseDialect = detected }
         let replaced = hostListProvider as? RdsHostListProvider
         hostListProvider = try makeHostListProvider(for: detected)
-        // Off this thread: stopping a monitor waits for its loop's current pass.
-        if let replaced {
-            let monitors = runtime.topologyMonitors
-            DispatchQueue.global().async { monitors.disposeIfUnused(replaced.monitor) }
-        }
+        if let replaced { runtime.topologyMonitors.disposeIfUnused(replaced.monitor) }
         try refreshHostList(connection: connection)
     }
 

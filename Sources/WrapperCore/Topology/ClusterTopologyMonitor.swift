@@ -579,7 +579,8 @@ public final class TopologyMonitors: Sendable {
             monitors[key] = nil
             return true
         }
-        if removed { monitor.shutdown() }
+        // Forgotten at once; stopped off the caller's thread, since stopping waits for the loop's pass.
+        if removed { DispatchQueue.global().async { monitor.shutdown() } }
     }
 
     /// How many monitors run.

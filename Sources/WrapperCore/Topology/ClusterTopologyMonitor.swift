@@ -247,7 +247,7 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         }
     }
 
-    /// Stops the loop and waits for it; probes still running finish on their own, and a writer
+    /// Stops the loop and waits for it and for the probes still running (at most 15 s); a writer
     /// connection one of them finds afterwards is closed.
     public func shutdown() {
         let wasRunning = locked { state -> Bool in
@@ -258,6 +258,15 @@ public final class ClusterTopologyMonitor: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         if wasRunning { finished.wait() }
+        // Probes end after their current attempt (bounded by the monitoring connect timeout):
+        // waited for, so no probe thread outlives the runtime (it could run inside libpq and
+        // OpenSSL while the process exits).
+        condition.lock()
+        let deadline = Date(timeIntervalSinceNow: 15)
+        while !state.probesInFlight.isEmpty {
+            if !condition.wait(until: deadline) { break }
+        }
+        condition.unlock()
     }
 
     private func locked<Result>(_ body: (inout State) -> Result) -> Result {
